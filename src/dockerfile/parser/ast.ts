@@ -12,6 +12,8 @@ export interface Heredoc {
   expand: boolean;
   /** True for `<<-`: leading tabs are to be stripped by the consumer. */
   chomp: boolean;
+  /** The descriptor the body is fed to (`3<<EOF` → 3); 0 when none was written. */
+  fileDescriptor: number;
 }
 
 export interface InstructionNode {
