@@ -1,0 +1,90 @@
+// A pass-through Transform that hashes and counts what flows through it: the building block of
+// single-pass layer writing (tar → tap → gzip → tap → ingest) and of verifyStream().
+
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BuilderError } from '../errors.js';
+import { type Digest, type DigestAlgorithm, digestFromHex } from './digest.js';
+
+export interface HashTapOptions {
+  algorithm?: DigestAlgorithm;
+  /** Fail (EDIGEST) as soon as more than this many bytes arrive; the excess is never passed on. */
+  maxSize?: number;
+}
+
+export class HashTap extends Transform {
+  readonly algorithm: DigestAlgorithm;
+  readonly maxSize: number | undefined;
+  #hash: Hash;
+  #bytes = 0;
+  #digest: Digest | undefined;
+
+  constructor(options: HashTapOptions = {}) {
+    super();
+    this.algorithm = options.algorithm ?? 'sha256';
+    this.maxSize = options.maxSize;
+    this.#hash = createHash(this.algorithm);
+  }
+
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** True once the stream has ended and the digest is known. */
+  get done(): boolean {
+    return this.#digest !== undefined;
+  }
+
+  /** The digest of everything that passed through; only after the end of the stream. */
+  digest(): Digest {
+    if (this.#digest === undefined) {
+      throw new BuilderError('EINTERNAL', 'HashTap.digest() called before the stream ended');
+    }
+    return this.#digest;
+  }
+
+  override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : (chunk as Uint8Array);
+    const next = this.#bytes + buf.byteLength;
+    if (this.maxSize !== undefined && next > this.maxSize) {
+      callback(
+        new BuilderError('EDIGEST', `content is larger than its declared size of ${this.maxSize} bytes`),
+      );
+      return;
+    }
+    this.#bytes = next;
+    this.#hash.update(buf);
+    callback(null, buf);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#digest = digestFromHex(this.algorithm, this.#hash.digest('hex'));
+    this.onEnd(callback);
+  }
+
+  /** Hook for subclasses: runs at the end of input once digest() is available. */
+  protected onEnd(callback: TransformCallback): void {
+    callback();
+  }
+}
+
+/** Reads a stream (or async iterable) to its end and returns its digest and size. */
+export async function digestOfStream(
+  source: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
+  options: { algorithm?: DigestAlgorithm; signal?: AbortSignal } = {},
+): Promise<{ digest: Digest; size: number }> {
+  const tap = new HashTap(options.algorithm === undefined ? {} : { algorithm: options.algorithm });
+  await pipeline(
+    source,
+    tap,
+    async (chunks: AsyncIterable<unknown>) => {
+      for await (const _ of chunks) {
+        // discard
+      }
+    },
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
+  return { digest: tap.digest(), size: tap.bytes };
+}

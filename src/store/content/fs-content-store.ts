@@ -1,0 +1,311 @@
+// The content store on disk, after containerd's local store and OCI image layout:
+//
+//   <root>/blobs/<algorithm>/<hex>   committed blobs, read-only (0444), complete and verified
+//   <root>/ingest/<pid>-<random>     blobs being written; never read by anyone else
+//
+// Ingest: open a temp file with O_EXCL ("wx"), hash while writing, check the expected size and
+// digest, fsync, chmod 0444, then hard-link it to its final name (link fails with EEXIST
+// instead of replacing, so exactly one concurrent writer "creates" a blob and an existing blob
+// is never rewritten), fsync the directory, and remove the temp name. On filesystems without
+// hard links we fall back to rename, which is just as atomic (an identical blob may replace
+// itself). Writers in different processes never share a temp file, so no locks are needed.
+// A crash leaves at most a temp file under ingest/, removed later by cleanIngest().
+
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { addAbortSignal, type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DIGEST_ALGORITHMS,
+  type Digest,
+  digestAlgorithm,
+  digestHex,
+  digestOf,
+  isDigest,
+  isDigestAlgorithm,
+} from '../../digest/digest.js';
+import { HashTap } from '../../digest/hash-tap.js';
+import { verifyStream } from '../../digest/verify-stream.js';
+import { BuilderError, DigestMismatchError } from '../../errors.js';
+import {
+  type BlobInfo,
+  type BlobSource,
+  type ContentStore,
+  DEFAULT_INGEST_MAX_AGE_MS,
+  DEFAULT_READ_BYTES_MAX,
+  type ReadBytesOptions,
+  type ReadOptions,
+  type WriteOptions,
+  type WriteResult,
+} from './content-store.js';
+import { checkExpectedSize, notFound, sizeMismatch, storeError } from './errors.js';
+
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** fsync a directory so a rename/link/unlink in it survives a crash. */
+export async function fsyncDirectory(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on directories; the entry is then as durable as they allow.
+    if (errno(err) !== 'EINVAL' && errno(err) !== 'EISDIR') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+function discard(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+}
+
+export class FsContentStore implements ContentStore {
+  readonly root: string;
+  #ready: Promise<void> | undefined;
+
+  /** No I/O happens until the first write; reads of a missing root find nothing. */
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Where a committed blob lives. Re-validates the digest so no cast string escapes the root. */
+  blobPath(digest: Digest): string {
+    if (!isDigest(digest)) throw new BuilderError('EINVAL', `invalid digest ${JSON.stringify(digest)}`);
+    return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  get ingestDir(): string {
+    return join(this.root, 'ingest');
+  }
+
+  #prepare(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(this.ingestDir, { recursive: true });
+    })();
+    // A failed mkdir must not poison later attempts.
+    this.#ready.catch(() => {
+      this.#ready = undefined;
+    });
+    return this.#ready;
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    try {
+      return (await stat(this.blobPath(digest))).isFile();
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async stat(digest: Digest): Promise<BlobInfo> {
+    const path = this.blobPath(digest);
+    try {
+      const st = await stat(path);
+      return { digest, size: st.size, createdAt: st.mtime };
+    } catch (err) {
+      if (errno(err) === 'ENOENT') throw notFound(`blob ${digest}`, err);
+      throw err;
+    }
+  }
+
+  async open(digest: Digest, options: ReadOptions = {}): Promise<Readable> {
+    options.signal?.throwIfAborted();
+    let fh: FileHandle;
+    try {
+      fh = await open(this.blobPath(digest), 'r');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') throw notFound(`blob ${digest}`, err);
+      throw err;
+    }
+    const stream = fh.createReadStream();
+    return options.signal === undefined ? stream : addAbortSignal(options.signal, stream);
+  }
+
+  async readBytes(digest: Digest, options: ReadBytesOptions = {}): Promise<Uint8Array> {
+    const maxSize = options.maxSize ?? DEFAULT_READ_BYTES_MAX;
+    const info = await this.stat(digest);
+    if (info.size > maxSize) {
+      throw new BuilderError(
+        'EINVAL',
+        `blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`,
+      );
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(
+        this.blobPath(digest),
+        options.signal === undefined ? {} : { signal: options.signal },
+      );
+    } catch (err) {
+      if (errno(err) === 'ENOENT') throw notFound(`blob ${digest}`, err);
+      throw storeError(err, `reading blob ${digest}`);
+    }
+    const actual = digestOf(bytes, digestAlgorithm(digest));
+    if (actual !== digest)
+      throw new DigestMismatchError(digest, actual, `stored blob ${digest} (corrupt store?)`);
+    return bytes;
+  }
+
+  async write(source: BlobSource, options: WriteOptions = {}): Promise<WriteResult> {
+    const { expectedDigest, expectedSize, signal } = options;
+    checkExpectedSize(expectedSize);
+    if (expectedDigest !== undefined) this.blobPath(expectedDigest); // validates
+    const what = expectedDigest === undefined ? 'blob' : `blob ${expectedDigest}`;
+    const pipelineOptions = signal === undefined ? {} : { signal };
+
+    if (expectedDigest !== undefined && (await this.has(expectedDigest))) {
+      // Already committed: still read and verify the source so a wrong one fails, but store nothing.
+      const verifier = verifyStream(expectedDigest, expectedSize, { what });
+      try {
+        await pipeline(source, verifier, discard(), pipelineOptions);
+      } catch (err) {
+        throw storeError(err, `writing ${what}`);
+      }
+      return { digest: expectedDigest, size: verifier.bytes, created: false };
+    }
+
+    const temp = join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const fh = await this.#openTemp(temp);
+    let open_ = true;
+    try {
+      const tap =
+        expectedDigest === undefined
+          ? new HashTap(expectedSize === undefined ? {} : { maxSize: expectedSize })
+          : verifyStream(expectedDigest, expectedSize, { what });
+      await pipeline(
+        source,
+        tap,
+        async (chunks: AsyncIterable<Uint8Array>) => {
+          for await (const chunk of chunks) await writeAll(fh, chunk);
+        },
+        pipelineOptions,
+      );
+      if (expectedSize !== undefined && tap.bytes !== expectedSize)
+        throw sizeMismatch(what, tap.bytes, expectedSize);
+      const digest = tap.digest();
+      await fh.sync();
+      await fh.chmod(0o444);
+      open_ = false;
+      await fh.close();
+      const created = await this.#commit(temp, digest);
+      return { digest, size: tap.bytes, created };
+    } catch (err) {
+      throw storeError(err, `writing ${what}`);
+    } finally {
+      if (open_) await fh.close().catch(() => {});
+      await rm(temp, { force: true }).catch(() => {});
+    }
+  }
+
+  async #openTemp(temp: string): Promise<FileHandle> {
+    await this.#prepare();
+    try {
+      return await open(temp, 'wx', 0o600);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      this.#ready = undefined; // the directories were removed under us: make them again
+      await this.#prepare();
+      return open(temp, 'wx', 0o600);
+    }
+  }
+
+  async writeBytes(bytes: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
+    return this.write([bytes], options);
+  }
+
+  async #commit(temp: string, digest: Digest): Promise<boolean> {
+    const final = this.blobPath(digest);
+    const dir = dirname(final);
+    if (digestAlgorithm(digest) !== 'sha256') await mkdir(dir, { recursive: true });
+    try {
+      await link(temp, final);
+    } catch (err) {
+      if (errno(err) === 'EEXIST') return false;
+      if (!NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
+      if (await this.has(digest)) return false;
+      await rename(temp, final);
+    }
+    await fsyncDirectory(dir);
+    return true;
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    try {
+      await unlink(this.blobPath(digest));
+      return true;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async *walk(): AsyncIterable<BlobInfo> {
+    for (const algorithm of Object.keys(DIGEST_ALGORITHMS)) {
+      if (!isDigestAlgorithm(algorithm)) continue;
+      let dir: Awaited<ReturnType<typeof opendir>>;
+      try {
+        dir = await opendir(join(this.root, 'blobs', algorithm));
+      } catch (err) {
+        if (errno(err) === 'ENOENT') continue;
+        throw err;
+      }
+      for await (const entry of dir) {
+        const candidate = `${algorithm}:${entry.name}`;
+        if (!entry.isFile() || !isDigest(candidate)) continue;
+        try {
+          const st = await stat(join(dir.path, entry.name));
+          yield { digest: candidate, size: st.size, createdAt: st.mtime };
+        } catch (err) {
+          if (errno(err) !== 'ENOENT') throw err; // deleted meanwhile
+        }
+      }
+    }
+  }
+
+  async cleanIngest(options: { olderThanMs?: number } = {}): Promise<number> {
+    const olderThanMs = options.olderThanMs ?? DEFAULT_INGEST_MAX_AGE_MS;
+    let names: string[];
+    try {
+      const dir = await opendir(this.ingestDir);
+      names = [];
+      for await (const entry of dir) names.push(entry.name);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return 0;
+      throw err;
+    }
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.ingestDir, name);
+      try {
+        const st = await lstat(path);
+        if (olderThanMs > 0 && st.mtimeMs > cutoff) continue;
+        await rm(path, { force: true, recursive: true });
+        removed++;
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,16 @@
+export type {
+  BlobInfo,
+  BlobInfoProvider,
+  BlobManager,
+  BlobProvider,
+  BlobSource,
+  ContentStore,
+  Ingester,
+  ReadBytesOptions,
+  ReadOptions,
+  WriteOptions,
+  WriteResult,
+} from './content-store.js';
+export { DEFAULT_INGEST_MAX_AGE_MS, DEFAULT_READ_BYTES_MAX } from './content-store.js';
+export { FsContentStore, fsyncDirectory } from './fs-content-store.js';
+export { MemoryContentStore } from './memory-content-store.js';

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { sha256Of } from '../../../src/digest/digest.js';
+import { FsContentStore } from '../../../src/store/content/fs-content-store.js';
+import { MemoryContentStore } from '../../../src/store/content/memory-content-store.js';
+import { contentStoreSuite } from '../../helpers/content-store-suite.js';
+import { makeTempDir } from '../../helpers/tmp-dir.js';
+
+contentStoreSuite('FsContentStore', async () => {
+  const dir = await makeTempDir('strata-content-');
+  return { store: new FsContentStore(join(dir.path, 'content')), cleanup: dir.cleanup };
+});
+
+contentStoreSuite('MemoryContentStore', async () => ({
+  store: new MemoryContentStore(),
+  cleanup: async () => {},
+}));
+
+describe('FsContentStore on disk', () => {
+  it('lays blobs out as blobs/<alg>/<hex>, read-only, with an empty ingest/ afterwards', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      const { digest } = await store.writeBytes(Buffer.from('layout'));
+      const path = join(dir.path, 'blobs', 'sha256', digest.slice('sha256:'.length));
+      assert.equal(store.blobPath(digest), path);
+      const st = await stat(path);
+      assert.equal(st.mode & 0o777, 0o444);
+      assert.equal(st.nlink, 1, 'the ingest name was removed');
+      assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
+      assert.deepEqual(await readdir(join(dir.path, 'blobs')), ['sha256']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('a failed write leaves ingest/ empty', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      await assert.rejects(store.writeBytes(Buffer.from('x'), { expectedDigest: sha256Of('y') }));
+      assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
+      assert.deepEqual(await readdir(join(dir.path, 'blobs', 'sha256')), []);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('a store whose root does not exist reads as empty', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(join(dir.path, 'nope'));
+      assert.equal(await store.has(sha256Of('x')), false);
+      const all = [];
+      for await (const b of store.walk()) all.push(b);
+      assert.deepEqual(all, []);
+      assert.equal(await store.cleanIngest(), 0);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('walk ignores files that are not blobs', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      const { digest } = await store.writeBytes(Buffer.from('real'));
+      await writeFile(join(dir.path, 'blobs', 'sha256', 'not-a-digest'), 'x');
+      await writeFile(join(dir.path, 'blobs', 'sha256', 'A'.repeat(64)), 'x');
+      const all = [];
+      for await (const b of store.walk()) all.push(b.digest);
+      assert.deepEqual(all, [digest]);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('cleanIngest removes only temp files older than the cutoff', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      await store.writeBytes(Buffer.from('prepare dirs'));
+      const old = join(store.ingestDir, '1234-deadbeef');
+      const fresh = join(store.ingestDir, '1234-cafebabe');
+      await writeFile(old, 'partial');
+      await writeFile(fresh, 'partial');
+      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      await utimes(old, twoHoursAgo, twoHoursAgo);
+      assert.equal(await store.cleanIngest({ olderThanMs: 60 * 60 * 1000 }), 1);
+      assert.deepEqual(await readdir(store.ingestDir), ['1234-cafebabe']);
+      assert.equal(await store.cleanIngest({ olderThanMs: 0 }), 1);
+      assert.deepEqual(await readdir(store.ingestDir), []);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('a partial ingest (as after a crash) is never visible as a blob', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      const full = Buffer.alloc(1 << 20, 1);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const pending = store.write(
+        Readable.from(
+          (async function* () {
+            yield full.subarray(0, 1 << 19);
+            await gate;
+            yield full.subarray(1 << 19);
+          })(),
+        ),
+        { expectedDigest: sha256Of(full) },
+      );
+      // Mid-write: bytes are in ingest/, nothing in blobs/.
+      for (let i = 0; i < 100 && (await readdir(store.ingestDir).catch(() => [])).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal((await readdir(store.ingestDir)).length, 1);
+      assert.equal(await store.has(sha256Of(full)), false);
+      assert.deepEqual(await readdir(join(dir.path, 'blobs', 'sha256')), []);
+      release();
+      assert.equal((await pending).created, true);
+      assert.equal(await store.has(sha256Of(full)), true);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('MemoryContentStore', () => {
+  it('counts blobs and returns copies', async () => {
+    const store = new MemoryContentStore();
+    const { digest } = await store.writeBytes(Buffer.from('abc'));
+    assert.equal(store.size, 1);
+    const copy = await store.readBytes(digest);
+    copy[0] = 0;
+    assert.deepEqual(Buffer.from(await store.readBytes(digest)), Buffer.from('abc'));
+  });
+});
