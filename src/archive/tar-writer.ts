@@ -1,0 +1,202 @@
+// A streaming, deterministic tar producer. Entries come from any (async) iterable; file bodies
+// are pulled from `open()` one chunk at a time, so memory stays flat whatever the file sizes,
+// and nothing is read until the consumer asks for more (Readable.from over an async
+// generator gives backpressure for free).
+//
+// Determinism: numeric ids only (uname/gname empty), no atime/ctime, mtime kept or clamped to
+// `sourceDateEpoch`, directories end in '/', PAX records in a fixed order (pax.ts), PAX
+// header names derived from the entry path only (never a pid), no record padding after the
+// two closing zero blocks.
+
+import { Readable } from 'node:stream';
+import { BuilderError } from '../errors.js';
+import { encodePaxRecords, paxRecordsFor } from './pax.js';
+import {
+  BLOCK_SIZE,
+  encodeHeader,
+  MAX_OCTAL_SIZE,
+  paddingFor,
+  type TarEntryMeta,
+  type TarEntryType,
+  TYPEFLAG,
+} from './tar-header.js';
+
+export type TarBodySource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/** An entry to write. `open` is called once, when the entry's body is due, for a 'file' of size > 0. */
+export interface TarWriterEntry extends TarEntryMeta {
+  open?: () => TarBodySource | Promise<TarBodySource>;
+}
+
+export interface TarWriterOptions {
+  /** Clamp every mtime to min(mtime, sourceDateEpoch) (seconds), as SOURCE_DATE_EPOCH asks. */
+  sourceDateEpoch?: number;
+  signal?: AbortSignal;
+}
+
+const ENTRY_TYPES: ReadonlySet<string> = new Set<TarEntryType>([
+  'file',
+  'dir',
+  'symlink',
+  'hardlink',
+  'char',
+  'block',
+  'fifo',
+]);
+
+/** Two zero blocks: the end-of-archive marker. */
+export const END_OF_ARCHIVE: Buffer = Buffer.alloc(2 * BLOCK_SIZE);
+
+/**
+ * Normalizes an entry path for writing: relative, '/'-separated, no '.' or empty segments,
+ * directories with one trailing '/'. Absolute paths, '..' segments and NUL bytes are refused.
+ */
+export function normalizeEntryPath(path: string, isDir: boolean): string {
+  if (path.includes('\0'))
+    throw new BuilderError('EINVAL', `tar entry path contains NUL: ${JSON.stringify(path)}`);
+  if (path.startsWith('/')) throw new BuilderError('EINVAL', `tar entry path is absolute: ${path}`);
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') throw new BuilderError('EINVAL', `tar entry path contains "..": ${path}`);
+    parts.push(part);
+  }
+  if (parts.length === 0)
+    throw new BuilderError('EINVAL', `tar entry path is empty: ${JSON.stringify(path)}`);
+  const joined = parts.join('/');
+  return isDir ? `${joined}/` : joined;
+}
+
+function clampMtime(mtime: number, sourceDateEpoch: number | undefined): number {
+  if (!Number.isFinite(mtime)) throw new BuilderError('EINVAL', `invalid mtime ${mtime}`);
+  return sourceDateEpoch === undefined ? mtime : Math.min(mtime, sourceDateEpoch);
+}
+
+function checkId(what: string, value: number, path: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new BuilderError('EINVAL', `${path}: ${what} ${value} is not a non-negative integer`);
+  }
+}
+
+/**
+ * The header blocks of one entry (a PAX `x` header and its records when needed, then the
+ * ustar header), exactly as the writer emits them. It does not validate or normalize the
+ * path, so tests can build hostile archives with it; `generateTar` does both first.
+ */
+export function encodeEntryHeader(entry: TarEntryMeta, options: { sourceDateEpoch?: number } = {}): Buffer {
+  const type = entry.type;
+  if (!ENTRY_TYPES.has(type)) throw new BuilderError('EINVAL', `${entry.path}: unknown entry type ${type}`);
+  const size = type === 'file' ? entry.size : 0;
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new BuilderError('EINVAL', `${entry.path}: invalid size ${entry.size}`);
+  }
+  checkId('uid', entry.uid, entry.path);
+  checkId('gid', entry.gid, entry.path);
+  const mtime = clampMtime(entry.mtime, options.sourceDateEpoch);
+  const hasLink = type === 'symlink' || type === 'hardlink';
+  const isDevice = type === 'char' || type === 'block';
+  const linkname = hasLink ? (entry.linkname ?? '') : '';
+  if (hasLink && linkname.length === 0)
+    throw new BuilderError('EINVAL', `${entry.path}: ${type} without a linkname`);
+  const { records, ustar } = paxRecordsFor({ ...entry, size, mtime, linkname });
+  const headerMtime = Math.floor(mtime);
+  const header = encodeHeader({
+    name: ustar.name,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size,
+    mtime: headerMtime,
+    typeflag: TYPEFLAG[type],
+    linkname: ustar.linkname,
+    uname: '',
+    gname: '',
+    devmajor: isDevice ? (entry.devmajor ?? 0) : 0,
+    devminor: isDevice ? (entry.devminor ?? 0) : 0,
+  });
+  if (records.length === 0) return header;
+  const data = encodePaxRecords(records);
+  const paxHeader = encodeHeader({
+    name: paxHeaderName(ustar.name),
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: data.length,
+    mtime: Math.min(Math.max(headerMtime, 0), MAX_OCTAL_SIZE),
+    typeflag: 'x',
+    linkname: '',
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
+  return Buffer.concat([paxHeader, data, Buffer.alloc(paddingFor(data.length)), header]);
+}
+
+/** "dir/PaxHeaders/base": a name old readers extract harmlessly, derived from the entry's own. */
+function paxHeaderName(ustarName: string): string {
+  const trimmed = ustarName.replace(/\/+$/, '');
+  const slash = trimmed.lastIndexOf('/');
+  const dir = slash < 0 ? '' : trimmed.slice(0, slash + 1);
+  const base = slash < 0 ? trimmed : trimmed.slice(slash + 1);
+  return `${dir}PaxHeaders/${base}`.slice(0, 100);
+}
+
+async function* bodyChunks(source: TarBodySource): AsyncGenerator<Uint8Array> {
+  // Readable and AsyncIterable both iterate asynchronously; a plain Iterable (e.g. an array of
+  // Buffers in tests) synchronously.
+  yield* source as AsyncIterable<Uint8Array>;
+}
+
+/**
+ * The archive as an async generator of Buffers: headers, bodies (streamed from `open()`),
+ * padding, and the end-of-archive marker. Throws EINVAL for invalid entries and
+ * EPRECONDITION when a file's content does not match its declared size (it changed while
+ * being archived).
+ */
+export async function* generateTar(
+  entries: Iterable<TarWriterEntry> | AsyncIterable<TarWriterEntry>,
+  options: TarWriterOptions = {},
+): AsyncGenerator<Buffer, void, undefined> {
+  const { signal } = options;
+  for await (const entry of entries) {
+    signal?.throwIfAborted();
+    const path = normalizeEntryPath(entry.path, entry.type === 'dir');
+    let linkname = entry.linkname;
+    if (entry.type === 'hardlink') linkname = normalizeEntryPath(entry.linkname ?? '', false);
+    if (linkname?.includes('\0')) throw new BuilderError('EINVAL', `${path}: linkname contains NUL`);
+    yield encodeEntryHeader({ ...entry, path, linkname }, options);
+    if (entry.type !== 'file' || entry.size === 0) continue;
+    if (!entry.open) throw new BuilderError('EINVAL', `${path}: file of ${entry.size} bytes without open()`);
+    let written = 0;
+    for await (const chunk of bodyChunks(await entry.open())) {
+      signal?.throwIfAborted();
+      if (chunk.byteLength === 0) continue;
+      written += chunk.byteLength;
+      if (written > entry.size) {
+        throw new BuilderError(
+          'EPRECONDITION',
+          `${path}: content is longer than its size ${entry.size} (changed while archiving?)`,
+        );
+      }
+      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+    if (written !== entry.size) {
+      throw new BuilderError(
+        'EPRECONDITION',
+        `${path}: content has ${written} bytes, expected ${entry.size} (changed while archiving?)`,
+      );
+    }
+    const pad = paddingFor(entry.size);
+    if (pad > 0) yield Buffer.alloc(pad);
+  }
+  yield END_OF_ARCHIVE;
+}
+
+/** The archive as a byte Readable (backpressured: entries and bodies are pulled on demand). */
+export function tarStream(
+  entries: Iterable<TarWriterEntry> | AsyncIterable<TarWriterEntry>,
+  options: TarWriterOptions = {},
+): Readable {
+  return Readable.from(generateTar(entries, options), { objectMode: false, highWaterMark: 64 * 1024 });
+}
