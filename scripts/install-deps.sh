@@ -10,6 +10,7 @@ packages=(
   docker-registry # a real registry for push/pull tests
   busybox-static  # a tiny base image for tests
   debootstrap     # the Debian base of the Flask example
+  g++ make python3 # node-gyp's toolchain for native/
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -27,3 +28,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+# Our native addon (mount, mknod, xattrs: what Node has no API for), built with node-gyp.
+npm run --silent build:native >/dev/null

@@ -1,0 +1,506 @@
+/*
+ * strata_sys: the few Linux system calls Strata needs and Node does not expose.
+ *
+ * mount(2), umount2(2), mknod(2) and the l*xattr(2) family, as synchronous Node-API
+ * functions. Each wrapper validates its arguments, makes exactly one system call (two for
+ * the size-then-read xattr calls) and turns a failure into a JS Error shaped like Node's
+ * own fs errors: `code` is the errno name ('EPERM'), `errno` the negated number, plus
+ * `syscall` and `path`. Nothing here keeps state between calls.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+#include <node_api.h>
+
+/* ---- errno names ------------------------------------------------------------------ */
+
+struct errno_name {
+  int number;
+  const char *name;
+};
+
+#define ERRNO_ENTRY(e) {e, #e}
+static const struct errno_name errno_names[] = {
+    ERRNO_ENTRY(EPERM),   ERRNO_ENTRY(ENOENT),    ERRNO_ENTRY(ESRCH),     ERRNO_ENTRY(EINTR),
+    ERRNO_ENTRY(EIO),     ERRNO_ENTRY(ENXIO),     ERRNO_ENTRY(E2BIG),     ERRNO_ENTRY(ENOEXEC),
+    ERRNO_ENTRY(EBADF),   ERRNO_ENTRY(ECHILD),    ERRNO_ENTRY(EAGAIN),    ERRNO_ENTRY(ENOMEM),
+    ERRNO_ENTRY(EACCES),  ERRNO_ENTRY(EFAULT),    ERRNO_ENTRY(ENOTBLK),   ERRNO_ENTRY(EBUSY),
+    ERRNO_ENTRY(EEXIST),  ERRNO_ENTRY(EXDEV),     ERRNO_ENTRY(ENODEV),    ERRNO_ENTRY(ENOTDIR),
+    ERRNO_ENTRY(EISDIR),  ERRNO_ENTRY(EINVAL),    ERRNO_ENTRY(ENFILE),    ERRNO_ENTRY(EMFILE),
+    ERRNO_ENTRY(ENOTTY),  ERRNO_ENTRY(ETXTBSY),   ERRNO_ENTRY(EFBIG),     ERRNO_ENTRY(ENOSPC),
+    ERRNO_ENTRY(ESPIPE),  ERRNO_ENTRY(EROFS),     ERRNO_ENTRY(EMLINK),    ERRNO_ENTRY(EPIPE),
+    ERRNO_ENTRY(ERANGE),  ERRNO_ENTRY(ENAMETOOLONG), ERRNO_ENTRY(ENOSYS),  ERRNO_ENTRY(ENOTEMPTY),
+    ERRNO_ENTRY(ELOOP),   ERRNO_ENTRY(ENODATA),   ERRNO_ENTRY(EOVERFLOW), ERRNO_ENTRY(ENOTSUP),
+    ERRNO_ENTRY(EDQUOT),  ERRNO_ENTRY(ESTALE),    ERRNO_ENTRY(EUCLEAN),   ERRNO_ENTRY(EOPNOTSUPP),
+};
+#undef ERRNO_ENTRY
+
+static const char *errno_name(int number) {
+  for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
+    if (errno_names[i].number == number) return errno_names[i].name;
+  }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(number);
+  if (name != NULL) return name;
+#endif
+  return "UNKNOWN";
+}
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+/* A pending JS exception aborts the wrapper: every helper returns false after throwing. */
+#define CHECK_NAPI(env, call)                                                         \
+  do {                                                                                \
+    if ((call) != napi_ok) {                                                          \
+      const napi_extended_error_info *info_ = NULL;                                   \
+      bool pending_ = false;                                                          \
+      napi_is_exception_pending((env), &pending_);                                    \
+      if (!pending_) {                                                                \
+        napi_get_last_error_info((env), &info_);                                      \
+        napi_throw_error((env), "EINTERNAL",                                          \
+                         info_ && info_->error_message ? info_->error_message          \
+                                                       : "Node-API call failed");      \
+      }                                                                               \
+      goto fail;                                                                      \
+    }                                                                                 \
+  } while (0)
+
+static bool set_string_prop(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  if (napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) != napi_ok) return false;
+  return napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+/* Throws an Error like Node's: "EPERM: operation not permitted, mount '/x'". */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *code = errno_name(err);
+  const char *desc = strerror(err);
+  size_t len = strlen(code) + strlen(desc) + strlen(syscall) + (path ? strlen(path) : 0) + 16;
+  char *message = malloc(len);
+  if (message == NULL) {
+    napi_throw_error(env, code, desc);
+    return;
+  }
+  if (path != NULL) {
+    snprintf(message, len, "%s: %s, %s '%s'", code, desc, syscall, path);
+  } else {
+    snprintf(message, len, "%s: %s, %s", code, desc, syscall);
+  }
+  /* Node spells descriptions in lower case ("no such file or directory"): follow it. */
+  char *first = message + strlen(code) + 2;
+  if (*first >= 'A' && *first <= 'Z') *first = (char)(*first - 'A' + 'a');
+  napi_value code_value, message_value, error, errno_value;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value) != napi_ok ||
+      napi_create_error(env, code_value, message_value, &error) != napi_ok) {
+    free(message);
+    napi_throw_error(env, code, desc);
+    return;
+  }
+  free(message);
+  napi_create_int32(env, -err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  set_string_prop(env, error, "syscall", syscall);
+  if (path != NULL) set_string_prop(env, error, "path", path);
+  napi_throw(env, error);
+}
+
+static void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
+
+/*
+ * Reads argument `value` as a UTF-8 string into a fresh malloc'd buffer (*out). When
+ * `nullable`, null and undefined give *out = NULL. Strings holding NUL bytes are refused:
+ * the kernel would silently stop at the first one.
+ */
+static bool get_string(napi_env env, napi_value value, const char *what, bool nullable, char **out) {
+  napi_valuetype type;
+  *out = NULL;
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (nullable && (type == napi_null || type == napi_undefined)) return true;
+  if (type != napi_string) {
+    char message[128];
+    snprintf(message, sizeof(message), "%s must be a string%s", what, nullable ? " or null" : "");
+    throw_type(env, message);
+    return false;
+  }
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return false;
+  char *buffer = malloc(length + 1);
+  if (buffer == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return false;
+  }
+  if (napi_get_value_string_utf8(env, value, buffer, length + 1, &length) != napi_ok) {
+    free(buffer);
+    return false;
+  }
+  if (strlen(buffer) != length) {
+    free(buffer);
+    char message[128];
+    snprintf(message, sizeof(message), "%s must not contain NUL bytes", what);
+    napi_throw_error(env, "ERR_INVALID_ARG_VALUE", message);
+    return false;
+  }
+  *out = buffer;
+  return true;
+}
+
+/* Reads a non-negative integral number that fits in 64 bits. */
+static bool get_uint(napi_env env, napi_value value, const char *what, uint64_t *out) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (type == napi_undefined) {
+    *out = 0;
+    return true;
+  }
+  if (type != napi_number) {
+    char message[128];
+    snprintf(message, sizeof(message), "%s must be a number", what);
+    throw_type(env, message);
+    return false;
+  }
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return false;
+  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(uint64_t)d) {
+    char message[128];
+    snprintf(message, sizeof(message), "%s must be a non-negative integer", what);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  *out = (uint64_t)d;
+  return true;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  return true;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* ---- mount(source, target, fstype, flags, data) ----------------------------------- */
+
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  char *source = NULL, *target = NULL, *fstype = NULL, *data = NULL;
+  uint64_t flags = 0;
+  napi_value result = NULL;
+  if (!get_args(env, info, 5, argv)) goto fail;
+  if (!get_string(env, argv[0], "source", true, &source)) goto fail;
+  if (!get_string(env, argv[1], "target", false, &target)) goto fail;
+  if (!get_string(env, argv[2], "fstype", true, &fstype)) goto fail;
+  if (!get_uint(env, argv[3], "flags", &flags)) goto fail;
+  if (!get_string(env, argv[4], "data", true, &data)) goto fail;
+  if (mount(source, target, fstype, (unsigned long)flags, data) != 0) {
+    throw_errno(env, errno, "mount", target);
+    goto fail;
+  }
+  result = undefined_value(env);
+fail:
+  free(source);
+  free(target);
+  free(fstype);
+  free(data);
+  return result;
+}
+
+/* ---- umount2(target, flags) -------------------------------------------------------- */
+
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char *target = NULL;
+  uint64_t flags = 0;
+  napi_value result = NULL;
+  if (!get_args(env, info, 2, argv)) goto fail;
+  if (!get_string(env, argv[0], "target", false, &target)) goto fail;
+  if (!get_uint(env, argv[1], "flags", &flags)) goto fail;
+  if (umount2(target, (int)flags) != 0) {
+    throw_errno(env, errno, "umount2", target);
+    goto fail;
+  }
+  result = undefined_value(env);
+fail:
+  free(target);
+  return result;
+}
+
+/* ---- mknod(path, mode, major, minor) ------------------------------------------------ */
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char *path = NULL;
+  uint64_t mode = 0, major_number = 0, minor_number = 0;
+  napi_value result = NULL;
+  if (!get_args(env, info, 4, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (!get_uint(env, argv[1], "mode", &mode)) goto fail;
+  if (!get_uint(env, argv[2], "major", &major_number)) goto fail;
+  if (!get_uint(env, argv[3], "minor", &minor_number)) goto fail;
+  if (mode > 0xFFFFFFFFu || major_number > 0xFFFFFFFFu || minor_number > 0xFFFFFFFFu) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode, major and minor must fit in 32 bits");
+    goto fail;
+  }
+  if (mknod(path, (mode_t)mode, makedev((unsigned int)major_number, (unsigned int)minor_number)) != 0) {
+    throw_errno(env, errno, "mknod", path);
+    goto fail;
+  }
+  result = undefined_value(env);
+fail:
+  free(path);
+  return result;
+}
+
+/* ---- lgetxattr(path, name) → Buffer | null ----------------------------------------- */
+
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char *path = NULL, *name = NULL, *buffer = NULL;
+  napi_value result = NULL;
+  if (!get_args(env, info, 2, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (!get_string(env, argv[1], "name", false, &name)) goto fail;
+  /* The value may change between the size query and the read: retry on ERANGE. */
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) {
+      if (errno == ENODATA) {
+        napi_get_null(env, &result);
+        goto fail;
+      }
+      throw_errno(env, errno, "lgetxattr", path);
+      goto fail;
+    }
+    buffer = malloc(size > 0 ? (size_t)size : 1);
+    if (buffer == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      goto fail;
+    }
+    ssize_t got = size > 0 ? lgetxattr(path, name, buffer, (size_t)size) : 0;
+    if (got < 0) {
+      int err = errno;
+      free(buffer);
+      buffer = NULL;
+      if (err == ERANGE) continue;
+      if (err == ENODATA) {
+        napi_get_null(env, &result);
+        goto fail;
+      }
+      throw_errno(env, err, "lgetxattr", path);
+      goto fail;
+    }
+    void *data = NULL;
+    CHECK_NAPI(env, napi_create_buffer_copy(env, (size_t)got, buffer, &data, &result));
+    goto fail;
+  }
+  throw_errno(env, ERANGE, "lgetxattr", path);
+fail:
+  free(path);
+  free(name);
+  free(buffer);
+  return result;
+}
+
+/* ---- lsetxattr(path, name, value, flags) ------------------------------------------- */
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char *path = NULL, *name = NULL, *string_value = NULL;
+  uint64_t flags = 0;
+  napi_value result = NULL;
+  const void *data = NULL;
+  size_t length = 0;
+  if (!get_args(env, info, 4, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (!get_string(env, argv[1], "name", false, &name)) goto fail;
+  bool is_buffer = false;
+  CHECK_NAPI(env, napi_is_buffer(env, argv[2], &is_buffer));
+  if (is_buffer) {
+    void *raw = NULL;
+    CHECK_NAPI(env, napi_get_buffer_info(env, argv[2], &raw, &length));
+    data = raw;
+  } else {
+    bool is_typed = false;
+    CHECK_NAPI(env, napi_is_typedarray(env, argv[2], &is_typed));
+    if (is_typed) {
+      napi_typedarray_type type;
+      void *raw = NULL;
+      napi_value array_buffer;
+      size_t offset = 0;
+      CHECK_NAPI(env, napi_get_typedarray_info(env, argv[2], &type, &length, &raw, &array_buffer, &offset));
+      if (type != napi_uint8_array) {
+        throw_type(env, "value must be a Uint8Array, a Buffer or a string");
+        goto fail;
+      }
+      data = raw;
+    } else {
+      if (!get_string(env, argv[2], "value", false, &string_value)) goto fail;
+      data = string_value;
+      length = strlen(string_value);
+    }
+  }
+  if (!get_uint(env, argv[3], "flags", &flags)) goto fail;
+  if (lsetxattr(path, name, data, length, (int)flags) != 0) {
+    throw_errno(env, errno, "lsetxattr", path);
+    goto fail;
+  }
+  result = undefined_value(env);
+fail:
+  free(path);
+  free(name);
+  free(string_value);
+  return result;
+}
+
+/* ---- lremovexattr(path, name) ------------------------------------------------------- */
+
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char *path = NULL, *name = NULL;
+  napi_value result = NULL;
+  if (!get_args(env, info, 2, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (!get_string(env, argv[1], "name", false, &name)) goto fail;
+  if (lremovexattr(path, name) != 0) {
+    throw_errno(env, errno, "lremovexattr", path);
+    goto fail;
+  }
+  result = undefined_value(env);
+fail:
+  free(path);
+  free(name);
+  return result;
+}
+
+/* ---- llistxattr(path) → string[] ---------------------------------------------------- */
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char *path = NULL, *buffer = NULL;
+  napi_value result = NULL;
+  if (!get_args(env, info, 1, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  ssize_t got = -1;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) {
+      throw_errno(env, errno, "llistxattr", path);
+      goto fail;
+    }
+    if (size == 0) {
+      got = 0;
+      break;
+    }
+    buffer = malloc((size_t)size);
+    if (buffer == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      goto fail;
+    }
+    got = llistxattr(path, buffer, (size_t)size);
+    if (got >= 0) break;
+    int err = errno;
+    free(buffer);
+    buffer = NULL;
+    if (err != ERANGE) {
+      throw_errno(env, err, "llistxattr", path);
+      goto fail;
+    }
+  }
+  if (got < 0) {
+    throw_errno(env, ERANGE, "llistxattr", path);
+    goto fail;
+  }
+  CHECK_NAPI(env, napi_create_array(env, &result));
+  uint32_t index = 0;
+  for (ssize_t start = 0; start < got;) {
+    size_t len = strnlen(buffer + start, (size_t)(got - start));
+    if (len > 0) {
+      napi_value name;
+      CHECK_NAPI(env, napi_create_string_utf8(env, buffer + start, len, &name));
+      CHECK_NAPI(env, napi_set_element(env, result, index++, name));
+    }
+    start += (ssize_t)len + 1;
+  }
+fail:
+  free(path);
+  free(buffer);
+  return result;
+}
+
+/* ---- module ------------------------------------------------------------------------- */
+
+static bool set_constant(napi_env env, napi_value obj, const char *name, double value) {
+  napi_value v;
+  if (napi_create_double(env, value, &v) != napi_ok) return false;
+  return napi_set_named_property(env, obj, name, v) == napi_ok;
+}
+
+#define CONSTANT(obj, name) \
+  if (!set_constant(env, (obj), #name, (double)(name))) return NULL
+
+static napi_value init(napi_env env, napi_value exports) {
+  const napi_property_descriptor functions[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
+    return NULL;
+
+  napi_value constants;
+  if (napi_create_object(env, &constants) != napi_ok) return NULL;
+  CONSTANT(constants, MS_RDONLY);
+  CONSTANT(constants, MS_NOSUID);
+  CONSTANT(constants, MS_NODEV);
+  CONSTANT(constants, MS_NOEXEC);
+  CONSTANT(constants, MS_SYNCHRONOUS);
+  CONSTANT(constants, MS_REMOUNT);
+  CONSTANT(constants, MS_MANDLOCK);
+  CONSTANT(constants, MS_DIRSYNC);
+  CONSTANT(constants, MS_NOATIME);
+  CONSTANT(constants, MS_NODIRATIME);
+  CONSTANT(constants, MS_BIND);
+  CONSTANT(constants, MS_MOVE);
+  CONSTANT(constants, MS_REC);
+  CONSTANT(constants, MS_SILENT);
+  CONSTANT(constants, MS_UNBINDABLE);
+  CONSTANT(constants, MS_PRIVATE);
+  CONSTANT(constants, MS_SLAVE);
+  CONSTANT(constants, MS_SHARED);
+  CONSTANT(constants, MS_RELATIME);
+  CONSTANT(constants, MS_STRICTATIME);
+  CONSTANT(constants, MNT_FORCE);
+  CONSTANT(constants, MNT_DETACH);
+  CONSTANT(constants, MNT_EXPIRE);
+  CONSTANT(constants, UMOUNT_NOFOLLOW);
+  CONSTANT(constants, XATTR_CREATE);
+  CONSTANT(constants, XATTR_REPLACE);
+  CONSTANT(constants, S_IFCHR);
+  CONSTANT(constants, S_IFBLK);
+  CONSTANT(constants, S_IFIFO);
+  CONSTANT(constants, S_IFREG);
+  CONSTANT(constants, S_IFSOCK);
+  if (napi_object_freeze(env, constants) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "constants", constants) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

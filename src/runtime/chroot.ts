@@ -1,0 +1,262 @@
+// `--isolation chroot`: for hosts without a working OCI runtime. The same spec as for runc,
+// carried out with util-linux's unshare(1): new mount, pid, ipc and uts namespaces (and
+// network when the spec asks for one), /proc mounted inside the new pid namespace, chroot
+// into the rootfs, setgid/setuid, exec. The other mounts (/dev with its device nodes,
+// /dev/pts, /dev/shm, /sys, binds) are made from this process below the rootfs before the
+// start and unmounted after it, whatever happens.
+//
+// Weaker than a runtime, and said so: the process keeps root's full capabilities, no
+// seccomp, no device cgroup, no masked paths, no rlimits, no hostname, no supplementary
+// groups, and with network 'none' the loopback interface stays down. Those the spec asks for
+// and we cannot honour are listed in the result's `warnings`.
+
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { chmod, readFile, stat, symlink } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { BuilderError } from '../errors.js';
+import { applyMount, mknod, S_IF, sysAvailable, sysUnavailableReason, unmountTree } from '../sys/index.js';
+import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
+import { findExecutable } from './probe.js';
+import { watchCancellation } from './run-container.js';
+import { quoteCommand, RunStepError } from './run-step-error.js';
+import { ensureMountPoint } from './secure-join.js';
+import type { OciMount, RuntimeSpec } from './spec.js';
+import { connectStdio, type RunStdio, spawnStdio, Tail } from './stdio.js';
+
+export interface RunChrootOptions {
+  /** Absolute path of the (mounted) root filesystem. */
+  rootfs: string;
+  spec: RuntimeSpec;
+  stdio?: RunStdio;
+  signal?: AbortSignal;
+  forwardSignals?: boolean;
+  killGraceMs?: number;
+  reject?: boolean;
+  cleanMountStubs?: boolean;
+  tailLines?: number;
+  /** Path of unshare(1); default found on PATH. */
+  unshare?: string;
+}
+
+export interface ChrootResult {
+  exitCode: number;
+  signal?: NodeJS.Signals;
+  command: string;
+  stdoutTail: string;
+  stderrTail: string;
+  /** What the spec asked for that chroot isolation does not provide. */
+  warnings: string[];
+}
+
+/** The nodes runc creates in a container's /dev (major, minor). */
+const DEVICES: ReadonlyArray<[string, number, number]> = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+
+const DEV_LINKS: ReadonlyArray<[string, string]> = [
+  ['fd', '/proc/self/fd'],
+  ['stdin', '/proc/self/fd/0'],
+  ['stdout', '/proc/self/fd/1'],
+  ['stderr', '/proc/self/fd/2'],
+  ['ptmx', 'pts/ptmx'],
+  ['core', '/proc/kcore'],
+];
+
+async function populateDev(dev: string): Promise<void> {
+  for (const [name, major, minor] of DEVICES) {
+    const path = join(dev, name);
+    mknod(path, S_IF.CHR | 0o666, major, minor);
+    await chmod(path, 0o666); // mknod is subject to the umask
+  }
+  for (const [name, target] of DEV_LINKS) await symlink(target, join(dev, name));
+}
+
+function isBind(m: OciMount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+/** The mounts made from the host side; /proc and mqueue belong to the new namespaces. */
+function hostSideMounts(spec: RuntimeSpec, warnings: string[]): OciMount[] {
+  const out: OciMount[] = [];
+  for (const m of spec.mounts) {
+    if (m.type === 'proc') {
+      if (m.destination !== '/proc') warnings.push(`proc mount at ${m.destination} skipped`);
+    } else if (m.type === 'mqueue') {
+      warnings.push('no /dev/mqueue (it belongs to the IPC namespace)');
+    } else if (m.type === 'cgroup' || m.type === 'cgroup2') {
+      warnings.push(`no cgroup mount at ${m.destination}`);
+    } else {
+      out.push(m);
+    }
+  }
+  return out;
+}
+
+function unsupported(spec: RuntimeSpec): string[] {
+  const warnings: string[] = [];
+  const p = spec.process;
+  if (p.user.additionalGids && p.user.additionalGids.length > 0)
+    warnings.push('supplementary groups are not set');
+  if (spec.hostname !== undefined) warnings.push('the hostname is not set');
+  if (p.terminal) warnings.push('no terminal is allocated');
+  if (spec.root.readonly) warnings.push('the root filesystem stays writable');
+  if (spec.linux.namespaces.some((n) => n.type === 'network'))
+    warnings.push('loopback stays down in the new network namespace');
+  if (p.user.umask !== undefined) warnings.push('the umask is not set');
+  return warnings;
+}
+
+function childPids(pid: number): Promise<number[]> {
+  return readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').then(
+    (t) =>
+      t
+        .split(/\s+/)
+        .filter((s) => s !== '')
+        .map(Number),
+    () => [],
+  );
+}
+
+/**
+ * Runs the spec's process chrooted into `rootfs` in fresh namespaces. Same contract as
+ * runContainer: throws RunStepError on a non-zero exit (unless reject: false), on abort,
+ * and always unmounts what it mounted and removes the mount stubs it caused.
+ */
+export async function runChroot(options: RunChrootOptions): Promise<ChrootResult> {
+  const { rootfs, spec } = options;
+  const command = quoteCommand(spec.process.args);
+  if (!isAbsolute(rootfs)) throw new TypeError(`rootfs must be an absolute path: ${rootfs}`);
+  if (options.signal?.aborted) {
+    throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal.reason });
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new BuilderError('EPRECONDITION', 'chroot isolation needs root');
+  }
+  if (!sysAvailable())
+    throw new BuilderError(
+      'EPRECONDITION',
+      `chroot isolation needs the native addon: ${sysUnavailableReason()}`,
+    );
+  const unshare = options.unshare ?? findExecutable('unshare');
+  if (!unshare) throw new BuilderError('EPRECONDITION', 'chroot isolation needs unshare(1) (util-linux)');
+
+  const warnings = unsupported(spec);
+  const mounts = hostSideMounts(spec, warnings);
+  const stubs =
+    options.cleanMountStubs === false
+      ? undefined
+      : await recordMountStubs(
+          rootfs,
+          spec.mounts.map((m) => m.destination),
+        );
+  const tails = { stdout: new Tail(), stderr: new Tail() };
+  const stdio: RunStdio = options.stdio ?? {};
+  let exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error } | undefined;
+  let child: ChildProcess | undefined;
+  let exited = false;
+
+  const kill = (signal: NodeJS.Signals): void => {
+    if (exited || !child?.pid) return;
+    if (signal === 'SIGKILL') {
+      // unshare --kill-child: its death takes the namespace's init, and so the namespace, along.
+      child.kill('SIGKILL');
+      return;
+    }
+    void childPids(child.pid).then((pids) => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+    });
+  };
+  const cancellation = watchCancellation(options, kill);
+
+  try {
+    // /proc is mounted by unshare --mount-proc, inside the new pid namespace.
+    for (const m of mounts) {
+      const source = m.source ?? m.type ?? 'none';
+      const kind = isBind(m) && !(await stat(source)).isDirectory() ? 'file' : 'dir';
+      const target = await ensureMountPoint(rootfs, m.destination, kind);
+      applyMount({ type: m.type ?? 'none', source, options: m.options ?? [] }, target);
+      if (m.destination === '/dev' && m.type === 'tmpfs') await populateDev(target);
+    }
+
+    // As runc does: a missing working directory is created (and stays).
+    await ensureMountPoint(rootfs, spec.process.cwd, 'dir');
+    // unshare --mount-proc needs its mount point (a stub, removed afterwards).
+    if (spec.linux.namespaces.some((n) => n.type === 'pid')) await ensureMountPoint(rootfs, '/proc', 'dir');
+
+    const namespaces = new Set(spec.linux.namespaces.map((n) => n.type));
+    const args = ['--fork', '--kill-child', '--mount'];
+    if (namespaces.has('pid')) args.push('--pid', '--mount-proc=/proc');
+    if (namespaces.has('ipc')) args.push('--ipc');
+    if (namespaces.has('uts')) args.push('--uts');
+    if (namespaces.has('network')) args.push('--net');
+    args.push('--root', rootfs, '--wd', spec.process.cwd);
+    const { uid, gid } = spec.process.user;
+    if (gid !== 0 || uid !== 0) args.push('--setgid', String(gid), '--setuid', String(uid));
+    args.push('--', ...spec.process.args);
+
+    const env: Record<string, string> = {};
+    for (const entry of spec.process.env) {
+      const eq = entry.indexOf('=');
+      env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    if (cancellation.canceled()) {
+      throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
+    }
+    child = spawn(unshare, args, { stdio: spawnStdio(stdio), env });
+    const spawned = child;
+    const exitPromise = new Promise<NonNullable<typeof exit>>((resolve) => {
+      spawned.once('error', (err) => {
+        if (spawned.pid === undefined) resolve({ code: null, signal: null, error: err });
+      });
+      spawned.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    const streams = connectStdio(child, stdio, tails);
+    exit = await exitPromise;
+    exited = true;
+    await streams;
+  } finally {
+    exited = true;
+    cancellation.dispose();
+    unmountTree(rootfs, { belowOnly: true });
+    if (stubs) await removeMountStubs(stubs);
+  }
+
+  if (exit.error)
+    throw new BuilderError('EPRECONDITION', `cannot start ${unshare}: ${exit.error.message}`, {
+      cause: exit.error,
+    });
+  const signal: NodeJS.Signals | undefined = exit.signal ?? undefined;
+  const exitCode =
+    exit.code ?? 128 + ((osConstants.signals as Record<string, number>)[exit.signal ?? 'SIGKILL'] ?? 9);
+  const stderrTail = tails.stderr.text(options.tailLines);
+  const stdoutTail = tails.stdout.text(options.tailLines);
+  if (cancellation.canceled()) {
+    throw new RunStepError({
+      command,
+      stderrTail,
+      isCanceled: true,
+      exitCode,
+      ...(signal ? { signal } : {}),
+      cause: options.signal?.reason,
+    });
+  }
+  if (exitCode !== 0 && options.reject !== false) {
+    throw new RunStepError({ command, stderrTail, exitCode, ...(signal ? { signal } : {}) });
+  }
+  const result: ChrootResult = { exitCode, command, stdoutTail, stderrTail, warnings };
+  if (signal) result.signal = signal;
+  return result;
+}

@@ -1,0 +1,191 @@
+// Change sets, the two ways: read an overlay upper dir as it stands (upperChanges), or
+// compare two whole trees (diffTrees, for the copy snapshotter). Both yield the same
+// Change[] in tar order, so the layer writer does not care which snapshotter ran the step.
+
+import type { Stats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BuilderError } from '../errors.js';
+import { lgetxattr, llistxattr } from '../sys/index.js';
+import type { Change, ChangeOptions, EntryType } from './types.js';
+
+export function entryType(st: Stats): EntryType | undefined {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return undefined;
+}
+
+/** Byte order of the UTF-8 names, as tar writers sort. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+async function sortedNames(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort(byteOrder);
+}
+
+const OVERLAY_PREFIX = 'trusted.overlay.';
+
+/** The entry's xattrs minus overlayfs's own bookkeeping. */
+function readXattrs(path: string, names: string[]): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const name of names.sort(byteOrder)) {
+    if (name.startsWith(OVERLAY_PREFIX)) continue;
+    const value = lgetxattr(path, name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}
+
+function isWhiteoutDevice(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+function changed(
+  path: string,
+  source: string,
+  st: Stats,
+  type: EntryType,
+  xattrs?: Record<string, Buffer>,
+): Change {
+  const change: Change = { kind: 'changed', path, type, source, stat: st };
+  if (xattrs !== undefined) change.xattrs = xattrs;
+  return change;
+}
+
+/**
+ * What an overlay upper dir holds, as changes, without looking at the lower layers:
+ *  - a char 0:0 device is a whiteout: the path was deleted (a whole directory included);
+ *  - a directory with trusted.overlay.opaque="y" replaced the lower one: 'changed' then 'opaque';
+ *  - anything else was added or modified: 'changed'.
+ * Redirected directories and metacopy files (trusted.overlay.redirect / .metacopy) cannot be
+ * read without the lower layers; our mounts turn both features off, and meeting one throws.
+ * Needs the native addon (xattrs).
+ */
+export async function upperChanges(upperDir: string, options: ChangeOptions = {}): Promise<Change[]> {
+  const out: Change[] = [];
+  const walk = async (rel: string, abs: string): Promise<void> => {
+    for (const name of await sortedNames(abs)) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const source = join(abs, name);
+      const st = await lstat(source);
+      if (isWhiteoutDevice(st)) {
+        out.push({ kind: 'whiteout', path });
+        continue;
+      }
+      const type = entryType(st);
+      if (type === undefined) continue;
+      const needXattrs = type === 'directory' || options.xattrs === true;
+      const names = needXattrs ? llistxattr(source) : [];
+      if (names.includes(`${OVERLAY_PREFIX}redirect`) || names.includes(`${OVERLAY_PREFIX}metacopy`)) {
+        throw new BuilderError(
+          'EPRECONDITION',
+          `${source} is an overlayfs redirect or metacopy entry; its content lives in a lower layer`,
+          { hint: 'mount overlays with redirect_dir=off and metacopy=off (the snapshotter does)' },
+        );
+      }
+      const xattrs = options.xattrs === true ? readXattrs(source, names) : undefined;
+      out.push(changed(path, source, st, type, xattrs));
+      if (type === 'directory') {
+        if (
+          names.includes(`${OVERLAY_PREFIX}opaque`) &&
+          lgetxattr(source, `${OVERLAY_PREFIX}opaque`)?.toString() === 'y'
+        ) {
+          out.push({ kind: 'opaque', path });
+        }
+        await walk(path, source);
+      }
+    }
+  };
+  await walk('', upperDir);
+  return out;
+}
+
+export interface DiffTreesOptions extends ChangeOptions {
+  /**
+   * Entries whose ctime is later than this (ms since the epoch, as Stats.ctimeMs) count as
+   * changed even when their metadata matches. The copy snapshotter passes the ctime of a
+   * marker written right after copying: ctime cannot be set from user space, so anything
+   * touched afterwards (content rewritten in place, xattrs, chmod back and forth) is caught.
+   */
+  changedAfterMs?: number;
+}
+
+/** Timestamps copied through utimes(2) with a double keep ~0.25 µs: allow a little slack. */
+const MTIME_SLACK_MS = 0.002;
+
+async function differs(
+  lowerPath: string,
+  lower: Stats,
+  upperPath: string,
+  upper: Stats,
+  after?: number,
+): Promise<boolean> {
+  if (after !== undefined && upper.ctimeMs > after) return true;
+  if ((lower.mode & 0o170000) !== (upper.mode & 0o170000)) return true;
+  if (lower.mode !== upper.mode || lower.uid !== upper.uid || lower.gid !== upper.gid) return true;
+  if (Math.abs(lower.mtimeMs - upper.mtimeMs) > MTIME_SLACK_MS) return true;
+  if (!upper.isDirectory() && lower.size !== upper.size) return true;
+  if ((upper.isCharacterDevice() || upper.isBlockDevice()) && lower.rdev !== upper.rdev) return true;
+  if (upper.isSymbolicLink() && (await readlink(lowerPath)) !== (await readlink(upperPath))) return true;
+  return false;
+}
+
+/**
+ * The changes that turn the tree at `lowerDir` (undefined: an empty tree) into the tree at
+ * `upperDir`: added and modified entries, deletions as whiteouts. A directory replaced by a
+ * non-directory yields a whiteout and then the new entry. Modification is judged on type,
+ * mode, owner, size, mtime, device number and link target (and ctime, see changedAfterMs);
+ * contents are not compared.
+ */
+export async function diffTrees(
+  lowerDir: string | undefined,
+  upperDir: string,
+  options: DiffTreesOptions = {},
+): Promise<Change[]> {
+  const out: Change[] = [];
+  const xattrsOf = (source: string): Record<string, Buffer> | undefined =>
+    options.xattrs === true ? readXattrs(source, llistxattr(source)) : undefined;
+  const walk = async (rel: string, lowerAbs: string | undefined, upperAbs: string): Promise<void> => {
+    const upperNames = await sortedNames(upperAbs);
+    const lowerNames = lowerAbs === undefined ? [] : await sortedNames(lowerAbs);
+    const upperSet = new Set(upperNames);
+    const lowerSet = new Set(lowerNames);
+    const names = [...new Set([...upperNames, ...lowerNames])].sort(byteOrder);
+    for (const name of names) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (!upperSet.has(name)) {
+        out.push({ kind: 'whiteout', path });
+        continue;
+      }
+      const source = join(upperAbs, name);
+      const st = await lstat(source);
+      const type = entryType(st);
+      if (type === undefined) continue;
+      const lowerPath = lowerAbs !== undefined && lowerSet.has(name) ? join(lowerAbs, name) : undefined;
+      const lowerSt = lowerPath === undefined ? undefined : await lstat(lowerPath);
+      if (lowerSt === undefined || lowerPath === undefined) {
+        out.push(changed(path, source, st, type, xattrsOf(source)));
+        if (type === 'directory') await walk(path, undefined, source);
+        continue;
+      }
+      if (lowerSt.isDirectory() !== st.isDirectory()) {
+        if (lowerSt.isDirectory()) out.push({ kind: 'whiteout', path });
+        out.push(changed(path, source, st, type, xattrsOf(source)));
+        if (type === 'directory') await walk(path, undefined, source);
+        continue;
+      }
+      if (await differs(lowerPath, lowerSt, source, st, options.changedAfterMs)) {
+        out.push(changed(path, source, st, type, xattrsOf(source)));
+      }
+      if (type === 'directory') await walk(path, lowerPath, source);
+    }
+  };
+  await walk('', lowerDir, upperDir);
+  return out;
+}

@@ -1,0 +1,83 @@
+// Snapshots as overlayfs layers: each snapshot's fs/ holds only its own changes, and a stack
+// is presented by one overlay mount (containerd's plugins/snapshots/overlay, simplified).
+
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BaseSnapshotter, type SnapshotRecord } from './base-snapshotter.js';
+import { upperChanges } from './changes.js';
+import type { Change, ChangeOptions, Mount } from './types.js';
+
+let featureOptions: string[] | undefined;
+
+/**
+ * Overlay features that would make an upper dir unreadable on its own are turned off when
+ * the kernel knows them: redirect_dir (a renamed directory becomes a pointer into the lower
+ * layer), metacopy (a chmod copies up metadata only), index (inode index, needs a stable
+ * lower). Each one is passed only if /sys/module/overlay/parameters lists it, since an
+ * unknown option fails the mount.
+ */
+export function overlayFeatureOptions(): string[] {
+  if (featureOptions === undefined) {
+    const params = '/sys/module/overlay/parameters';
+    featureOptions = ['index', 'redirect_dir', 'metacopy']
+      .filter((p) => existsSync(join(params, p)))
+      .map((p) => `${p}=off`);
+  }
+  return [...featureOptions];
+}
+
+/** Overlay splits its options on ',' and lowerdir on ':'; a backslash escapes either. */
+export function escapeOverlayPath(path: string): string {
+  return path.replace(/[\\:,]/g, (c) => `\\${c}`);
+}
+
+export class OverlaySnapshotter extends BaseSnapshotter {
+  readonly kind = 'overlay' as const;
+
+  protected async populate(dir: string, stack: SnapshotRecord[], kind: 'active' | 'view'): Promise<void> {
+    await mkdir(join(dir, 'fs'), { mode: 0o755 });
+    if (kind === 'active' && stack.length > 0) await mkdir(join(dir, 'work'), { mode: 0o700 });
+  }
+
+  protected mountsOf(record: SnapshotRecord, stack: SnapshotRecord[]): Mount[] {
+    const own = this.fsDir(record.id);
+    const lowers = stack.map((r) => this.fsDir(r.id)).reverse(); // overlay lists the top layer first
+    if (record.kind === 'active') {
+      if (lowers.length === 0) return [{ type: 'bind', source: own, options: ['rbind', 'rw'] }];
+      return [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          options: [
+            ...overlayFeatureOptions(),
+            `lowerdir=${lowers.map(escapeOverlayPath).join(':')}`,
+            `upperdir=${escapeOverlayPath(own)}`,
+            `workdir=${escapeOverlayPath(join(this.snapshotDir(record.id), 'work'))}`,
+          ],
+        },
+      ];
+    }
+    if (lowers.length === 0) return [{ type: 'bind', source: own, options: ['rbind', 'ro'] }];
+    if (lowers.length === 1) return [{ type: 'bind', source: lowers[0] as string, options: ['rbind', 'ro'] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [...overlayFeatureOptions(), `lowerdir=${lowers.map(escapeOverlayPath).join(':')}`],
+      },
+    ];
+  }
+
+  protected changesOf(
+    record: SnapshotRecord,
+    _stack: SnapshotRecord[],
+    options: ChangeOptions,
+  ): Promise<Change[]> {
+    return upperChanges(this.fsDir(record.id), options);
+  }
+
+  protected async afterCommit(dir: string): Promise<void> {
+    await rm(join(dir, 'work'), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,82 @@
+// Which snapshotter works under a given root: tries a real overlay mount there (the upper
+// dir must live on the root's filesystem, and overlay refuses some, e.g. overlay itself).
+
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sysAvailable, sysUnavailableReason } from '../sys/index.js';
+import { CopySnapshotter } from './copy-snapshotter.js';
+import { mountAll, unmountAll } from './mount.js';
+import { escapeOverlayPath, OverlaySnapshotter, overlayFeatureOptions } from './overlay-snapshotter.js';
+import type { Snapshotter } from './types.js';
+
+export interface SnapshotterChoice {
+  kind: 'overlay' | 'copy';
+  snapshotter: Snapshotter;
+  /** Why overlay was not chosen (undefined when it was). */
+  reason?: string;
+}
+
+/** Mounts lower+upper under root/tmp, writes through it, checks both layers. Throws on failure. */
+async function tryOverlay(root: string): Promise<void> {
+  if (process.platform !== 'linux') throw new Error(`overlayfs is Linux-only (this is ${process.platform})`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('mounting needs root');
+  if (!sysAvailable()) throw new Error(sysUnavailableReason());
+  await mkdir(join(root, 'tmp'), { recursive: true });
+  const dir = await mkdtemp(join(root, 'tmp', 'overlay-probe-'));
+  try {
+    const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => join(dir, d)) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    for (const d of [lower, upper, work, merged]) await mkdir(d);
+    await writeFile(join(lower, 'a'), 'lower');
+    await mountAll(
+      [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          options: [
+            ...overlayFeatureOptions(),
+            `lowerdir=${escapeOverlayPath(lower)}`,
+            `upperdir=${escapeOverlayPath(upper)}`,
+            `workdir=${escapeOverlayPath(work)}`,
+          ],
+        },
+      ],
+      merged,
+    );
+    try {
+      if ((await readFile(join(merged, 'a'), 'utf8')) !== 'lower')
+        throw new Error('overlay does not show the lower dir');
+      await writeFile(join(merged, 'b'), 'upper');
+      if ((await readFile(join(upper, 'b'), 'utf8')) !== 'upper')
+        throw new Error('overlay did not write to the upper dir');
+    } finally {
+      unmountAll(merged);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Picks the snapshotter for `root`: overlay when a test mount under root works, else the
+ * copy fallback, with the reason. `prefer: 'copy'` skips the probe.
+ */
+export async function probeSnapshotter(
+  root: string,
+  options: { prefer?: 'overlay' | 'copy' } = {},
+): Promise<SnapshotterChoice> {
+  if (options.prefer === 'copy') {
+    return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason: 'copy snapshotter requested' };
+  }
+  try {
+    await tryOverlay(root);
+    return { kind: 'overlay', snapshotter: new OverlaySnapshotter(root) };
+  } catch (err) {
+    const reason = `overlayfs unusable under ${root}: ${(err as Error).message}`;
+    return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason };
+  }
+}

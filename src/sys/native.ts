@@ -1,0 +1,165 @@
+// Typed access to our Node-API addon (native/strata_sys.c): mount(2), umount2(2), mknod(2)
+// and the l*xattr(2) calls, which Node does not offer. The addon is loaded lazily, on the
+// first call, so modules that never mount anything (and hosts that never built it) pay nothing.
+//
+// Where the addon is looked for, first match wins:
+//   1. $STRATA_NATIVE: the path of a built strata_sys.node (packagers, unusual layouts);
+//   2. native/build/Release/strata_sys.node in this module's directory or any parent: finds the
+//      checkout from src/sys (ts runners), dist/src/sys (the build) and node_modules/strata;
+//   3. the same walk from the working directory: covers code compiled out of tree
+//      (tsc --outDir /tmp/x) and run from inside the checkout.
+// Walking up, rather than a fixed '../../..', keeps working whatever the output depth is.
+//
+// System-call failures come through unchanged: Errors with `code` set to the errno name
+// ('EPERM', 'EBUSY'…), a negative `errno`, `syscall` and `path`, like Node's fs errors.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BuilderError } from '../errors.js';
+
+/** The functions the addon exports; see native/strata_sys.c. */
+interface Addon {
+  mount(
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+  ): void;
+  umount2(target: string, flags: number): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string, name: string, value: Uint8Array | string, flags: number): void;
+  lremovexattr(path: string, name: string): void;
+  llistxattr(path: string): string[];
+  constants: Readonly<Record<string, number>>;
+}
+
+const RELATIVE = join('native', 'build', 'Release', 'strata_sys.node');
+
+let loaded: { addon: Addon; path: string } | { error: string } | undefined;
+
+function* ancestors(start: string): Generator<string> {
+  let dir = resolve(start);
+  for (;;) {
+    yield dir;
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+/** Where the addon would be loaded from, or undefined when no candidate exists. */
+export function locateAddon(): string | undefined {
+  const fromEnv = process.env.STRATA_NATIVE;
+  if (fromEnv) return resolve(fromEnv);
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const start of [here, process.cwd()]) {
+    for (const dir of ancestors(start)) {
+      const candidate = join(dir, RELATIVE);
+      if (existsSync(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function load(): { addon: Addon; path: string } | { error: string } {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    loaded = { error: `the strata_sys addon is Linux-only (this is ${process.platform})` };
+    return loaded;
+  }
+  const path = locateAddon();
+  if (!path) {
+    loaded = {
+      error: `native addon not found (${RELATIVE} in no parent of this module or of the working directory; STRATA_NATIVE unset)`,
+    };
+    return loaded;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    loaded = { addon, path };
+  } catch (err) {
+    const first = String((err as Error).message).split('\n')[0];
+    loaded = { error: `native addon ${path} failed to load: ${first}` };
+  }
+  return loaded;
+}
+
+function addon(): Addon {
+  const state = load();
+  if ('addon' in state) return state.addon;
+  throw new BuilderError('EPRECONDITION', `cannot mount or read xattrs: ${state.error}`, {
+    hint: 'build the addon with `npm run build:native` in the Strata checkout (node-gyp and a C compiler), or point STRATA_NATIVE at a built strata_sys.node',
+  });
+}
+
+/** True when the addon loads; never throws. */
+export function sysAvailable(): boolean {
+  return 'addon' in load();
+}
+
+/** Why the addon is unavailable, or undefined when it loaded. */
+export function sysUnavailableReason(): string | undefined {
+  const state = load();
+  return 'error' in state ? state.error : undefined;
+}
+
+/** The path the addon was loaded from (undefined until loaded or when unavailable). */
+export function sysAddonPath(): string | undefined {
+  const state = load();
+  return 'path' in state ? state.path : undefined;
+}
+
+/** The constants the addon was compiled with (for checking ./constants.ts). */
+export function sysConstants(): Readonly<Record<string, number>> {
+  return addon().constants;
+}
+
+/** mount(2). `data` is the filesystem-specific option string (e.g. overlay's lowerdir=…). */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  addon().mount(source, target, fstype, flags, data);
+}
+
+/** umount2(2); flags from MNT. */
+export function umount2(target: string, flags = 0): void {
+  addon().umount2(target, flags);
+}
+
+/** mknod(2). `mode` includes the type bits (S_IF.CHR | 0o600); char 0:0 is an overlay whiteout. */
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  addon().mknod(path, mode, major, minor);
+}
+
+/** lgetxattr(2): the value, or null when the attribute is absent (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return addon().lgetxattr(path, name);
+}
+
+/** lsetxattr(2); flags from XATTR. */
+export function lsetxattr(path: string, name: string, value: Uint8Array | string, flags = 0): void {
+  addon().lsetxattr(path, name, value, flags);
+}
+
+/** lremovexattr(2). */
+export function lremovexattr(path: string, name: string): void {
+  addon().lremovexattr(path, name);
+}
+
+/** llistxattr(2): attribute names, in the order the filesystem gives them. */
+export function llistxattr(path: string): string[] {
+  return addon().llistxattr(path);
+}
+
+/** True when `err` is a system-call error with this errno name. */
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
