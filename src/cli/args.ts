@@ -77,6 +77,11 @@ export function parseArgs(argv: string[], specs: OptionSpec[], options: ParseArg
         const spec = byShort.get(letter);
         if (!spec) throw usageError(`unknown shorthand flag: '${letter}' in ${arg}`);
         if (spec.type === 'bool') {
+          if (arg[j + 1] === '=') {
+            // pflag's -H=false
+            set(spec, parseBool(arg.slice(j + 2), `-${letter}`));
+            break;
+          }
           set(spec, true);
           continue;
         }

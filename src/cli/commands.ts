@@ -2,8 +2,12 @@
 // until a command runs.
 
 import type { CommandDef, CommandGroup } from './command.js';
+import { imageCommands, imageGroups } from './image-commands.js';
 
-export const groups: CommandGroup[] = [{ name: 'dockerfile', summary: 'Parse and inspect Dockerfiles' }];
+export const groups: CommandGroup[] = [
+  { name: 'dockerfile', summary: 'Parse and inspect Dockerfiles' },
+  ...imageGroups,
+];
 
 export const commands: CommandDef[] = [
   {
@@ -24,4 +28,5 @@ export const commands: CommandDef[] = [
     maxArgs: 1,
     load: async () => ({ run: (await import('./commands/dockerfile.js')).parse }),
   },
+  ...imageCommands,
 ];

@@ -172,7 +172,9 @@ export function contentStoreSuite(name: string, make: () => Promise<StoreFixture
         const third = await store.write(withoutDigest.stream);
         assert.deepEqual(third, { digest: first.digest, size: bytes.length, created: false });
         assert.ok(withoutDigest.ended());
-        assert.equal((await store.stat(first.digest)).createdAt.getTime(), before.createdAt.getTime());
+        // Not rewritten, but its age is refreshed so a concurrent GC's grace period covers it.
+        assert.ok((await store.stat(first.digest)).createdAt.getTime() >= before.createdAt.getTime());
+        assert.deepEqual(Buffer.from(await store.readBytes(first.digest)), bytes);
         assert.equal((await collect(store.walk())).length, 1);
       }),
     );

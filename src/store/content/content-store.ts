@@ -17,7 +17,7 @@ import type { Digest } from '../../digest/digest.js';
 export interface BlobInfo {
   digest: Digest;
   size: number;
-  /** When the blob was committed (for GC grace periods). */
+  /** When the blob was committed or last written again (for GC grace periods). */
   createdAt: Date;
 }
 

@@ -10,10 +10,26 @@
 // hard links we fall back to rename, which is just as atomic (an identical blob may replace
 // itself). Writers in different processes never share a temp file, so no locks are needed.
 // A crash leaves at most a temp file under ingest/, removed later by cleanIngest().
+//
+// Writing a blob that is already there refreshes its mtime (BlobInfo.createdAt): GC spares blobs
+// younger than its grace period, so a blob a build or a load has just (re-)written survives a
+// concurrent prune until the image or cache entry that needs it is recorded.
 
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { link, lstat, mkdir, open, opendir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  opendir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { addAbortSignal, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -181,6 +197,7 @@ export class FsContentStore implements ContentStore {
       } catch (err) {
         throw storeError(err, `writing ${what}`);
       }
+      await this.#touch(expectedDigest);
       return { digest: expectedDigest, size: verifier.bytes, created: false };
     }
 
@@ -240,13 +257,25 @@ export class FsContentStore implements ContentStore {
     try {
       await link(temp, final);
     } catch (err) {
-      if (errno(err) === 'EEXIST') return false;
+      if (errno(err) === 'EEXIST') {
+        await this.#touch(digest);
+        return false;
+      }
       if (!NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
-      if (await this.has(digest)) return false;
+      if (await this.has(digest)) {
+        await this.#touch(digest);
+        return false;
+      }
       await rename(temp, final);
     }
     await fsyncDirectory(dir);
     return true;
+  }
+
+  /** Refreshes an existing blob's mtime (its GC age); best effort. */
+  async #touch(digest: Digest): Promise<void> {
+    const now = new Date();
+    await utimes(this.blobPath(digest), now, now).catch(() => {});
   }
 
   async delete(digest: Digest): Promise<boolean> {

@@ -99,7 +99,11 @@ export class MemoryContentStore implements ContentStore {
     if (expectedSize !== undefined && tap.bytes !== expectedSize)
       throw sizeMismatch(what, tap.bytes, expectedSize);
     const digest = tap.digest();
-    if (this.#blobs.has(digest)) return { digest, size: tap.bytes, created: false };
+    const existing = this.#blobs.get(digest);
+    if (existing !== undefined) {
+      existing.createdAt = new Date(); // as the fs store refreshes the mtime (GC grace)
+      return { digest, size: tap.bytes, created: false };
+    }
     this.#blobs.set(digest, { bytes: Buffer.concat(chunks), createdAt: new Date() });
     return { digest, size: tap.bytes, created: true };
   }

@@ -1,0 +1,82 @@
+// A tar stream becomes a stored layer blob in one pass: archive/layer-stream hashes the tar
+// (diffID), compresses it and hashes the result (digest, size) while the content store ingests
+// it (temp file → verify → rename). Memory stays flat: the two ends are joined by a PassThrough
+// with backpressure. Nothing is visible in the store unless the whole layer was written.
+
+import { PassThrough, type Readable } from 'node:stream';
+import { compressLayer, type LayerStreamResult } from '../archive/layer-stream.js';
+import { type Digest, parseDigest } from '../digest/digest.js';
+import { BuilderError } from '../errors.js';
+import { layerMediaType } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import type { Ingester } from '../store/content/content-store.js';
+
+export interface WriteLayerOptions {
+  /** Default 'gzip'. 'none' stores the tar itself (digest = diffID). */
+  compression?: 'gzip' | 'none';
+  /** gzip level 0-9; default archive/layer-stream's (6, as BuildKit). */
+  level?: number;
+  /** Media type family of the descriptor. Default 'oci'. */
+  mediaTypes?: 'oci' | 'docker';
+  /** Told the uncompressed size once the layer is stored (ImageStore.recordLayer fits). */
+  recordLayer?: (diffId: Digest, uncompressedSize: number) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface WrittenLayer {
+  descriptor: Descriptor;
+  diffId: Digest;
+  uncompressedSize: number;
+}
+
+export async function writeLayer(
+  content: Ingester,
+  tar: Readable | AsyncIterable<Uint8Array>,
+  options: WriteLayerOptions = {},
+): Promise<WrittenLayer> {
+  const compression = options.compression ?? 'gzip';
+  if (compression !== 'gzip' && compression !== 'none')
+    throw new BuilderError('EINVAL', `unsupported layer compression ${JSON.stringify(compression)}`);
+  const pipe = new PassThrough({ highWaterMark: 64 * 1024 });
+  const streamOptions = {
+    compression,
+    ...(options.level === undefined ? {} : { level: options.level }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  const producing = compressLayer(tar, pipe, streamOptions).catch((err: unknown) => {
+    pipe.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
+  const ingesting = content
+    .write(pipe, options.signal === undefined ? {} : { signal: options.signal })
+    .catch((err: unknown) => {
+      pipe.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    });
+  let produced: LayerStreamResult;
+  let stored: Awaited<typeof ingesting>;
+  try {
+    [produced, stored] = await Promise.all([producing, ingesting]);
+  } catch (err) {
+    // Both sides have settled or been torn down; report the first failure.
+    await Promise.allSettled([producing, ingesting]);
+    throw err;
+  }
+  if (stored.digest !== produced.digest || stored.size !== produced.size) {
+    throw new BuilderError(
+      'EINTERNAL',
+      `layer stream says ${produced.digest} (${produced.size} bytes), the store got ${stored.digest} (${stored.size} bytes)`,
+    );
+  }
+  const diffId = parseDigest(produced.diffId);
+  await options.recordLayer?.(diffId, produced.uncompressedSize);
+  return {
+    descriptor: {
+      mediaType: layerMediaType(compression, options.mediaTypes ?? 'oci'),
+      digest: stored.digest,
+      size: stored.size,
+    },
+    diffId,
+    uncompressedSize: produced.uncompressedSize,
+  };
+}
