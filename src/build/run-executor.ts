@@ -1,0 +1,131 @@
+// RUN steps executed for real: an OCI runtime (runc/crun, probed) over the mounted rootfs, or
+// chroot isolation (namespaces + chroot) where no runtime works. One process per step.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BuilderError } from '../errors.js';
+import { resolveOwner } from '../rootfs/users.js';
+import { runChroot } from '../runtime/chroot.js';
+import { probeRuntime, type RuntimeInfo } from '../runtime/probe.js';
+import { runContainer } from '../runtime/run-container.js';
+import { secureJoin } from '../runtime/secure-join.js';
+import { type BindMount, generateSpec, type OciMount } from '../runtime/spec.js';
+import type { RunExecutor, RunRequest } from './steps/run.js';
+
+export type Isolation = 'default' | 'runc' | 'chroot';
+
+async function hostFileBinds(): Promise<BindMount[]> {
+  const out: BindMount[] = [];
+  for (const file of ['/etc/resolv.conf', '/etc/hosts']) {
+    if (
+      await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      out.push({ source: file, destination: file, readonly: true });
+  }
+  return out;
+}
+
+async function prepare(request: RunRequest) {
+  const user = request.user === '' ? { uid: 0, gid: 0 } : await resolveOwner(request.rootfs, request.user);
+  // The working directory exists before the process starts, as BuildKit makes sure.
+  const cwd = await secureJoin(request.rootfs, request.workdir);
+  await mkdir(cwd, { recursive: true });
+  const binds: BindMount[] = [...(await hostFileBinds())];
+  const mounts: OciMount[] = [];
+  for (const m of request.mounts) {
+    if (m.type === 'tmpfs') {
+      mounts.push({
+        destination: m.target,
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'nodev', ...(m.options ?? [])],
+      });
+    } else {
+      binds.push({ source: m.source as string, destination: m.target, readonly: m.readonly });
+    }
+  }
+  const spec = generateSpec({
+    args: request.args,
+    env: request.env,
+    cwd: request.workdir,
+    user,
+    hostname: request.hostname,
+    network: request.network === 'none' ? 'none' : 'host',
+    binds,
+    mounts,
+    ...(request.security === 'insecure' ? { capabilities: ['CAP_SYS_ADMIN'] } : {}),
+  });
+  return spec;
+}
+
+export class RuntimeExecutor implements RunExecutor {
+  readonly name: string;
+  constructor(
+    private readonly runtime: RuntimeInfo,
+    private readonly tmpDir: string,
+  ) {
+    this.name = runtime.name;
+  }
+
+  async run(request: RunRequest): Promise<void> {
+    const spec = await prepare(request);
+    await mkdir(this.tmpDir, { recursive: true });
+    const bundleDir = await mkdtemp(join(this.tmpDir, 'bundle-'));
+    try {
+      await runContainer({
+        runtime: this.runtime,
+        bundleDir,
+        rootfs: request.rootfs,
+        spec,
+        id: `strata-build-${randomBytes(6).toString('hex')}`,
+        stdio: {
+          stdout: (chunk) => request.onOutput('stdout', chunk),
+          stderr: (chunk) => request.onOutput('stderr', chunk),
+        },
+        ...(request.signal ? { signal: request.signal } : {}),
+        forwardSignals: false,
+      });
+    } finally {
+      await rm(bundleDir, { recursive: true, force: true });
+    }
+  }
+}
+
+export class ChrootExecutor implements RunExecutor {
+  readonly name = 'chroot';
+  async run(request: RunRequest): Promise<void> {
+    const spec = await prepare(request);
+    await runChroot({
+      rootfs: request.rootfs,
+      spec,
+      stdio: {
+        stdout: (chunk) => request.onOutput('stdout', chunk),
+        stderr: (chunk) => request.onOutput('stderr', chunk),
+      },
+      ...(request.signal ? { signal: request.signal } : {}),
+      forwardSignals: false,
+    });
+  }
+}
+
+/** Picks the executor: a working OCI runtime, else chroot isolation (reported through `warn`). */
+export async function chooseExecutor(
+  isolation: Isolation,
+  tmpDir: string,
+  warn: (m: string) => void,
+): Promise<RunExecutor> {
+  if (isolation === 'chroot') return new ChrootExecutor();
+  const probe = await probeRuntime();
+  if (probe.ok) return new RuntimeExecutor(probe, tmpDir);
+  if (isolation === 'runc') {
+    throw new BuilderError('EPRECONDITION', `no working OCI runtime: ${probe.reason}`, {
+      hint: 'Install runc (apt-get install runc), or use --isolation chroot.',
+    });
+  }
+  warn(`no working OCI runtime (${probe.reason.split('\n')[0]}); RUN steps use chroot isolation`);
+  return new ChrootExecutor();
+}

@@ -1,0 +1,239 @@
+// `strata build`: docker build's flags over the library's build().
+
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { extractLayer } from '../../archive/extract.js';
+import { decompressLayer } from '../../archive/layer-stream.js';
+import { buildInStore } from '../../build/build-in-store.js';
+import { BuilderError } from '../../errors.js';
+import { optBool, optList, optString } from '../args.js';
+import type { CommandContext } from '../command.js';
+import { readAll } from '../input.js';
+import { createProgressRenderer, type ProgressMode } from '../render/progress.js';
+import { openCliStore } from '../store-root.js';
+
+function keyValues(list: string[], flag: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw new BuilderError('EINVAL', `invalid ${flag} "${item}": the name is empty`);
+    if (eq === -1) {
+      // docker: `--build-arg NAME` takes NAME from the environment, if set.
+      const v = env[item];
+      if (v !== undefined) out[item] = v;
+      continue;
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseSecrets(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of list) {
+    const fields = new Map(
+      spec.split(',').map((kv) => {
+        const eq = kv.indexOf('=');
+        return [eq === -1 ? kv : kv.slice(0, eq), eq === -1 ? '' : kv.slice(eq + 1)] as const;
+      }),
+    );
+    const id = fields.get('id');
+    const src = fields.get('src') ?? fields.get('source');
+    if (!id || !src) {
+      throw new BuilderError('EINVAL', `invalid --secret "${spec}"`, {
+        hint: 'Write it as --secret id=NAME,src=FILE.',
+      });
+    }
+    out[id] = resolve(src);
+  }
+  return out;
+}
+
+interface OutputSpec {
+  type: 'oci' | 'docker' | 'local' | 'image';
+  dest?: string;
+}
+
+function parseOutput(text: string): OutputSpec {
+  const fields = new Map(
+    text.split(',').map((kv) => {
+      const eq = kv.indexOf('=');
+      return [eq === -1 ? kv : kv.slice(0, eq), eq === -1 ? '' : kv.slice(eq + 1)] as const;
+    }),
+  );
+  let type = fields.get('type');
+  if (type === undefined && fields.size === 1 && fields.has(text)) {
+    type = 'local';
+    fields.set('dest', text);
+  }
+  if (type !== 'oci' && type !== 'docker' && type !== 'local' && type !== 'image') {
+    throw new BuilderError('EINVAL', `unsupported output type "${type ?? ''}"`, {
+      hint: 'Use --output type=oci,dest=FILE, type=docker,dest=FILE or type=local,dest=DIR.',
+    });
+  }
+  const dest = fields.get('dest');
+  if (type !== 'image' && !dest) throw new BuilderError('EINVAL', `--output type=${type} needs dest=…`);
+  return { type, ...(dest ? { dest } : {}) };
+}
+
+/** A tar (or gzip'd tar) on stdin is the context; anything else is a Dockerfile with no context. */
+async function stdinContext(
+  ctx: CommandContext,
+): Promise<{ dir: string; dockerfileText?: string; cleanup: () => Promise<void> }> {
+  const data = await readAll(ctx.stdin);
+  const dir = await mkdtemp(join(tmpdir(), 'strata-context-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const isGzip = data[0] === 0x1f && data[1] === 0x8b;
+  const isTar = data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar';
+  if (isGzip || isTar) {
+    const { tar } = await decompressLayer(Readable.from([data]));
+    await extractLayer(tar, dir, { whiteouts: 'keep' });
+    return { dir, cleanup };
+  }
+  return { dir, dockerfileText: new TextDecoder().decode(data), cleanup };
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const { args } = ctx;
+  const pathArg = args.positionals[0] as string;
+  const fileArg = optString(args, 'file');
+  const quiet = optBool(args, 'quiet');
+  const progressMode = (quiet ? 'quiet' : (optString(args, 'progress') ?? 'auto')) as ProgressMode;
+  if (!['auto', 'tty', 'plain', 'quiet'].includes(progressMode)) {
+    throw new BuilderError('EINVAL', `invalid --progress "${progressMode}"`, {
+      hint: 'Use auto, tty, plain or quiet.',
+    });
+  }
+  const outputs = optList(args, 'output').map(parseOutput);
+
+  let contextDir: string;
+  let dockerfileText: string | undefined;
+  let dockerfileName: string;
+  let dockerfilePath: string | undefined;
+  let cleanup = async () => {};
+  if (pathArg === '-') {
+    if (fileArg === '-')
+      throw new BuilderError('EINVAL', 'the context and the Dockerfile cannot both come from stdin');
+    const s = await stdinContext(ctx);
+    contextDir = s.dir;
+    dockerfileText = s.dockerfileText;
+    cleanup = s.cleanup;
+  } else {
+    contextDir = resolve(ctx.cwd, pathArg);
+    const st = await stat(contextDir).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      throw new BuilderError('ENOTFOUND', `unable to prepare context: path "${pathArg}" not found`, {
+        hint: 'Give the build context directory, e.g. strata build . -t NAME',
+      });
+    }
+  }
+  try {
+    if (dockerfileText !== undefined) {
+      dockerfileName = 'Dockerfile';
+    } else if (fileArg === '-') {
+      dockerfileText = new TextDecoder().decode(await readAll(ctx.stdin));
+      dockerfileName = 'Dockerfile';
+    } else {
+      dockerfilePath = fileArg === undefined ? join(contextDir, 'Dockerfile') : resolve(ctx.cwd, fileArg);
+      dockerfileName = fileArg ?? 'Dockerfile';
+      try {
+        dockerfileText = await readFile(dockerfilePath, 'utf8');
+      } catch (err) {
+        throw new BuilderError(
+          'ENOTFOUND',
+          `failed to read Dockerfile: open ${dockerfilePath}: no such file or directory`,
+          {
+            hint:
+              fileArg === undefined
+                ? 'Add a Dockerfile to the context, or name one with -f.'
+                : 'Check the path given to -f.',
+            cause: err,
+          },
+        );
+      }
+    }
+    if (dockerfileText.length === 0) {
+      throw new BuilderError('EINVAL', 'the Dockerfile cannot be empty', {
+        hint: 'Write at least a FROM line.',
+      });
+    }
+
+    const epochText = ctx.env.SOURCE_DATE_EPOCH;
+    const buildArgs = keyValues(optList(args, 'build-arg'), '--build-arg', ctx.env);
+    const epochArg = buildArgs.SOURCE_DATE_EPOCH ?? epochText;
+    let sourceDateEpoch: number | undefined;
+    if (epochArg !== undefined && epochArg !== '') {
+      if (!/^\d+$/.test(epochArg))
+        throw new BuilderError(
+          'EINVAL',
+          `invalid SOURCE_DATE_EPOCH "${epochArg}": expected seconds since 1970`,
+        );
+      sourceDateEpoch = Number(epochArg);
+    }
+
+    const store = await openCliStore(ctx.env);
+    const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
+    let result: Awaited<ReturnType<typeof buildInStore>>;
+    try {
+      result = await buildInStore(store, {
+        contextDir,
+        dockerfile: {
+          text: dockerfileText,
+          name: dockerfileName,
+          ...(dockerfilePath ? { path: dockerfilePath } : {}),
+        },
+        buildArgs,
+        ...(optString(args, 'target') ? { target: optString(args, 'target') as string } : {}),
+        noCache: optBool(args, 'no-cache'),
+        labels: keyValues(optList(args, 'label'), '--label', {}),
+        ...(optString(args, 'platform') ? { platform: optString(args, 'platform') as string } : {}),
+        tags: optList(args, 'tag'),
+        ...(sourceDateEpoch === undefined ? {} : { sourceDateEpoch }),
+        secrets: parseSecrets(optList(args, 'secret')),
+        isolation: (optString(args, 'isolation') ?? 'default') as 'default' | 'runc' | 'chroot',
+        progress: (e) => renderer.onEvent(e),
+        signal: ctx.signal,
+        onWarning: () => {},
+      });
+    } finally {
+      renderer.close();
+    }
+    for (const w of result.warnings) ctx.stderr.write(`WARNING: ${w}\n`);
+    const id = result.image.id;
+    const iidfile = optString(args, 'iidfile');
+    if (iidfile) await writeFile(iidfile, id);
+    for (const out of outputs) await writeOutput(store, result.image, out);
+    if (quiet) {
+      ctx.stdout.write(`${id}\n`);
+    } else {
+      ctx.stderr.write(`Successfully built ${id}\n`);
+      for (const t of result.tags) ctx.stderr.write(`Successfully tagged ${t}\n`);
+    }
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+async function writeOutput(
+  store: Awaited<ReturnType<typeof openCliStore>>,
+  image: Awaited<ReturnType<typeof buildInStore>>['image'],
+  out: OutputSpec,
+): Promise<void> {
+  if (out.type === 'image') return;
+  if (out.type === 'local') {
+    const { exportRootfs } = await import('../../build/export-rootfs.js');
+    await exportRootfs(store.content, image, out.dest as string);
+    return;
+  }
+  const { saveImages } = await import('../../transfer/save.js');
+  await saveImages(
+    store,
+    [image.id],
+    out.dest === '-' ? process.stdout : createWriteStream(out.dest as string),
+    { format: out.type },
+  );
+}

@@ -1,0 +1,79 @@
+// A snapshot's change set → the entries of an OCI layer tar: changed files as they are on
+// disk, deletions as `.wh.<name>`, opaque directories as `<dir>/.wh..wh..opq`, files that
+// share an inode as hardlinks to the first path written.
+
+import { createReadStream } from 'node:fs';
+import { readlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { splitRdev } from '../archive/pack-directory.js';
+import { type TarWriterEntry, tarStream } from '../archive/tar-writer.js';
+import type { Change } from '../snapshot/types.js';
+
+async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterEntry> {
+  const firstPathOfInode = new Map<string, string>();
+  for (const c of changes) {
+    if (c.kind === 'whiteout') {
+      const slash = c.path.lastIndexOf('/');
+      const path =
+        slash === -1 ? `.wh.${c.path}` : `${c.path.slice(0, slash)}/.wh.${c.path.slice(slash + 1)}`;
+      yield { path, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 };
+      continue;
+    }
+    if (c.kind === 'opaque') {
+      yield { path: `${c.path}/.wh..wh..opq`, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 };
+      continue;
+    }
+    const st = c.stat;
+    const common = {
+      path: c.path,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtime: Math.floor(st.mtimeMs / 1000),
+      ...(c.xattrs ? { xattrs: c.xattrs } : {}),
+    };
+    switch (c.type) {
+      case 'directory':
+        yield { ...common, type: 'dir', size: 0 };
+        break;
+      case 'file': {
+        const inode = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
+        if (first !== undefined) {
+          yield { ...common, type: 'hardlink', size: 0, linkname: first };
+          break;
+        }
+        if (st.nlink > 1) firstPathOfInode.set(inode, c.path);
+        const source = c.source;
+        yield {
+          ...common,
+          type: 'file',
+          size: st.size,
+          open: () => createReadStream(source, { highWaterMark: 1 << 20 }),
+        };
+        break;
+      }
+      case 'symlink':
+        yield { ...common, type: 'symlink', size: 0, linkname: await readlink(c.source) };
+        break;
+      case 'char':
+      case 'block':
+      case 'fifo':
+        yield { ...common, type: c.type, size: 0, ...splitRdev(BigInt(st.rdev)) };
+        break;
+      default:
+        // Sockets cannot be archived; tar tools skip them too.
+        break;
+    }
+  }
+}
+
+export function changesToTar(
+  changes: readonly Change[],
+  options: { sourceDateEpoch?: number; signal?: AbortSignal },
+): Readable {
+  return tarStream(entriesOf(changes), {
+    ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
