@@ -11,6 +11,7 @@ packages=(
   busybox-static  # a tiny base image for tests
   debootstrap     # the Debian base of the Flask example
   g++ make python3 # node-gyp's toolchain for native/
+  curl            # the demo asks the Flask app over HTTP
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -28,6 +28,8 @@ export interface CommandDef {
   minArgs?: number;
   maxArgs?: number;
   stopAtFirstPositional?: boolean;
+  /** Internal commands (the detached container's supervisor) stay out of help. */
+  hidden?: boolean;
   load: () => Promise<CommandModule>;
 }
 

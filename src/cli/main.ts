@@ -18,7 +18,7 @@ function version(): string {
 }
 
 function topHelp(): string {
-  const top = commands.filter((c) => c.path.length === 1);
+  const top = commands.filter((c) => c.path.length === 1 && !c.hidden);
   const width =
     Math.max(...[...top.map((c) => c.path[0] as string), ...groups.map((g) => g.name)].map((n) => n.length)) +
     2;

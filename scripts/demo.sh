@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The seed, end to end: a Debian base from debootstrap, the Flask app built on it, run,
+# answered over HTTP; then app.py edited and rebuilt, showing the apt layer come from cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export STRATA_ROOT="${STRATA_ROOT:-/var/lib/strata}"
+strata() { node dist/src/cli/main.js "$@"; }
+port="${PORT:-5000}"
+
+npm run --silent build
+bash scripts/make-debian-rootfs.sh
+echo "== strata build examples/debian -t debian:bookworm"
+strata build examples/debian -t debian:bookworm --progress plain
+echo "== strata build examples/flask -t webapp-rockets"
+strata build examples/flask -t webapp-rockets --progress plain
+
+cleanup() { strata rm -f webapp-demo >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cleanup
+echo "== strata run -d --name webapp-demo -e PORT=$port webapp-rockets"
+strata run -d --name webapp-demo -e "PORT=$port" webapp-rockets
+answer=""
+for _ in $(seq 1 100); do
+  answer=$(curl -fsS "http://127.0.0.1:$port/" 2>/dev/null) && break
+  sleep 0.2
+done
+[ -n "$answer" ] || { strata logs webapp-demo; echo "demo: the app did not answer on port $port" >&2; exit 1; }
+echo "== curl http://127.0.0.1:$port/ -> $answer"
+strata stop webapp-demo >/dev/null
+
+echo "== edit app.py and rebuild: the apt-get layer comes from the cache"
+work=$(mktemp -d)
+cp -r examples/flask/. "$work/"
+sed -i 's/is flying!/is flying again!/' "$work/app.py"
+strata build "$work" -t webapp-rockets --progress plain 2>&1 | tee "$work/build.log"
+grep -q 'CACHED' "$work/build.log"
+rm -rf "$work"
+strata history webapp-rockets
+echo "demo: done"

@@ -1,0 +1,123 @@
+// `strata run`, `ps`, `logs`, `stop`, `rm` through the built CLI, on a busybox image built
+// FROM scratch: entrypoint/cmd as docker combines them, exit codes, env/user/workdir flags,
+// detached containers that can be listed, read and stopped, and nothing left mounted.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { repoRoot } from '../helpers/conformance.js';
+import { makeBusyboxRootfs, mountsBelow, runtimeOrReason, skipIf } from './prereqs.js';
+
+const exec = promisify(execFile);
+const runtime = await runtimeOrReason();
+const reason = typeof runtime === 'string' ? runtime : undefined;
+const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, () => {
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+  const strata = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: typeof e.code === 'number' ? e.code : 1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+      };
+    }
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strata-containers-'));
+    env = { ...process.env, STRATA_ROOT: join(root, 'store') };
+    if (reason) return;
+    const ctx = join(root, 'ctx');
+    await makeBusyboxRootfs(join(ctx, 'rootfs'));
+    await writeFile(
+      join(ctx, 'Dockerfile'),
+      'FROM scratch\nCOPY rootfs/ /\nENV GREETING=hello\nWORKDIR /srv\nENTRYPOINT ["sh", "-c"]\nCMD ["echo $GREETING from $(pwd) as $(id -u)"]\n',
+    );
+    const built = await strata('build', '-q', '-t', 'box:1', ctx);
+    assert.equal(built.code, 0, built.stderr);
+  });
+  after(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  test('the image entrypoint and cmd run; arguments replace CMD; flags override env, user and workdir', async (t) => {
+    if (skipIf(t, reason)) return;
+    const plain = await strata('run', '--rm', 'box:1');
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.stdout, 'hello from /srv as 0\n');
+    const args = await strata(
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=bonjour',
+      '-u',
+      '1000',
+      '-w',
+      '/tmp',
+      'box:1',
+      'echo $GREETING from $(pwd) as $(id -u)',
+    );
+    assert.equal(args.stdout, 'bonjour from /tmp as 1000\n');
+    const entry = await strata('run', '--rm', '--entrypoint', '/bin/echo', 'box:1', 'direct');
+    assert.equal(entry.stdout, 'direct\n');
+  });
+
+  test('the exit code of the process is the exit code of strata run', async (t) => {
+    if (skipIf(t, reason)) return;
+    const r = await strata('run', '--rm', 'box:1', 'exit 42');
+    assert.equal(r.code, 42);
+    const missing = await strata('run', '--rm', '--entrypoint', '/no/such/binary', 'box:1');
+    assert.equal(missing.code, 127);
+    const noImage = await strata('run', '--rm', 'nope:latest');
+    assert.notEqual(noImage.code, 0);
+    assert.match(noImage.stderr, /nope/);
+  });
+
+  test('a detached container is listed, its output read, then stopped and removed', async (t) => {
+    if (skipIf(t, reason)) return;
+    const started = await strata(
+      'run',
+      '-d',
+      '--name',
+      'web',
+      'box:1',
+      'echo ready; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done',
+    );
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout.trim(), /^[0-9a-f]{64}$/);
+    const ps = await strata('ps');
+    assert.match(ps.stdout, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/m);
+    assert.match(ps.stdout, /box:1 .* Up .* web$/m);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('ready'); i++) {
+      logs = (await strata('logs', 'web')).stdout;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(logs, 'ready\n');
+    const stopped = await strata('stop', 'web');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match((await strata('logs', 'web')).stdout, /bye/);
+    const all = await strata('ps', '-a');
+    assert.match(all.stdout, /Exited \(0\).* web$/m);
+    assert.equal(
+      (await strata('ps')).stdout.split('\n').filter(Boolean).length,
+      1,
+      'only the header once it stopped',
+    );
+    const removed = await strata('rm', 'web');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.doesNotMatch((await strata('ps', '-a')).stdout, /web/);
+    assert.deepEqual(mountsBelow(root), []);
+  });
+});
