@@ -166,4 +166,27 @@ RUN echo about to fail >&2 && exit 3
     // Running it again fails again: no cache record made it look done.
     await assert.rejects(env.build(dockerfile), /exit code/);
   });
+
+  test('an interrupted RUN (Ctrl-C) stops the container and leaves no mount, snapshot or cache record', async (t) => {
+    if (skipIf(t, reason)) return;
+    const controller = new AbortController();
+    const started = Date.now();
+    const building = env.build(`${BASE}\nRUN echo started && sleep 60\n`, {
+      signal: controller.signal,
+      progress: (e) => {
+        if (e.log?.text.includes('started')) controller.abort(new Error('interrupted'));
+      },
+    });
+    await assert.rejects(building);
+    assert.ok(Date.now() - started < 30_000, 'the build stopped without waiting for the command');
+    assert.deepEqual(mountsBelow(env.root), []);
+    const metadata = await readdir(join(env.store.snapshotsDir, 'metadata')).catch(() => []);
+    for (const f of metadata) {
+      const rec = JSON.parse(await readFile(join(env.store.snapshotsDir, 'metadata', f), 'utf8')) as {
+        kind?: string;
+        name?: string;
+      };
+      assert.equal(rec.kind, 'committed', `active snapshot ${rec.name} left behind`);
+    }
+  });
 });
