@@ -25,34 +25,4 @@ export function goDir(path: string): string {
   return goClean(path.slice(0, path.lastIndexOf('/') + 1));
 }
 
-/** Go's unicode.IsSpace, for one code point (JS `\s` also matches U+FEFF and misses U+0085). */
-export function isGoSpace(ch: string): boolean {
-  switch (ch) {
-    case '\t':
-    case '\n':
-    case '\v':
-    case '\f':
-    case '\r':
-    case ' ':
-    case '\u0085':
-    case '\u00a0':
-    case '\u1680':
-    case '\u2028':
-    case '\u2029':
-    case '\u202f':
-    case '\u205f':
-    case '\u3000':
-      return true;
-    default:
-      return ch >= '\u2000' && ch <= '\u200a';
-  }
-}
-
-/** Go's strings.TrimSpace. */
-export function goTrimSpace(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isGoSpace(text[start] as string)) start++;
-  while (end > start && isGoSpace(text[end - 1] as string)) end--;
-  return text.slice(start, end);
-}
+export { trimGoSpace as goTrimSpace } from '../dockerfile/parser/go-strings.js';

@@ -19,7 +19,7 @@ export interface GoJsonOptions {
 const HEX = '0123456789abcdef';
 
 /** Go's `encodeState.string` with HTML escaping on. */
-export function goQuote(value: string): string {
+export function goJsonQuote(value: string): string {
   let out = '"';
   let start = 0;
   for (let i = 0; i < value.length; i++) {
@@ -118,7 +118,7 @@ export function goJsonStringify(value: unknown, options: GoJsonOptions = {}): st
     if (v === null) return 'null';
     switch (typeof v) {
       case 'string':
-        return goQuote(v);
+        return goJsonQuote(v);
       case 'number':
         return goNumber(v);
       case 'bigint':
@@ -131,8 +131,8 @@ export function goJsonStringify(value: unknown, options: GoJsonOptions = {}): st
         throw new BuilderError('EINVAL', `cannot encode a ${typeof v} as JSON`);
     }
     const obj = v as object;
-    if (obj instanceof Uint8Array) return goQuote(Buffer.from(obj).toString('base64')); // Go []byte
-    if (obj instanceof Date) return goQuote(formatGoTime(obj));
+    if (obj instanceof Uint8Array) return goJsonQuote(Buffer.from(obj).toString('base64')); // Go []byte
+    if (obj instanceof Date) return goJsonQuote(formatGoTime(obj));
     if (seen.has(obj)) throw new BuilderError('EINVAL', 'cannot encode a cyclic structure as JSON');
     seen.add(obj);
     try {
@@ -146,7 +146,7 @@ export function goJsonStringify(value: unknown, options: GoJsonOptions = {}): st
       const entries = entriesOf(obj, sortKeys);
       if (entries.length === 0) return '{}';
       const colon = indent === '' ? ':' : ': ';
-      const members = entries.map(([k, item]) => `${goQuote(k)}${colon}${write(item, depth + 1)}`);
+      const members = entries.map(([k, item]) => `${goJsonQuote(k)}${colon}${write(item, depth + 1)}`);
       return `{${inner}${members.join(`,${inner}`)}${outer}}`;
     } finally {
       seen.delete(obj);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJson, formatGoTime, goJsonStringify, goQuote } from '../../../src/oci/go-json.js';
+import { canonicalJson, formatGoTime, goJsonStringify, goJsonQuote } from '../../../src/oci/go-json.js';
 
-describe('goQuote (Go encoding/json string escaping)', () => {
+describe('goJsonQuote (Go encoding/json string escaping)', () => {
   const table: [string, string][] = [
     ['plain', '"plain"'],
     ['', '""'],
@@ -22,12 +22,12 @@ describe('goQuote (Go encoding/json string escaping)', () => {
     ["'single'", '"\'single\'"'],
   ];
   for (const [input, want] of table) {
-    it(JSON.stringify(input), () => assert.equal(goQuote(input), want));
+    it(JSON.stringify(input), () => assert.equal(goJsonQuote(input), want));
   }
 
   it('is JSON that decodes back to the input (valid UTF-16)', () => {
     const s = 'a<b>&c\u2028\n"\\\u0001 é 😀';
-    assert.equal(JSON.parse(goQuote(s)), s);
+    assert.equal(JSON.parse(goJsonQuote(s)), s);
   });
 });
 
