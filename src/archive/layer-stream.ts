@@ -1,6 +1,6 @@
-// One pass from a tar stream to a stored layer blob: tar → sha256 (diffID) → gzip → sha256 +
-// byte count (digest, size) → the caller's Writable (the content store's ingest). Memory is
-// flat: stream/promises.pipeline moves one chunk at a time with backpressure, and every error
+// One pass from a tar stream to a stored layer blob: tar → sha256 (diffID) → gzip or zstd →
+// sha256 + byte count (digest, size) → the caller's Writable (the content store's ingest). Memory
+// is flat: stream/promises.pipeline moves one chunk at a time with backpressure, and every error
 // (source, compressor, sink, abort) rejects the one promise.
 //
 // gzip level: 6 by default. BuildKit writes gzip layers with Go's compress/gzip at
@@ -10,9 +10,15 @@
 // (gzip header mtime 0, no file name), but it is not byte-identical to Go's encoder: identical
 // layers from BuildKit and from us share a diffID, not a digest.
 //
-// zstd: Node 20's zlib has none (it arrived in Node 22.15/23.8), so zstd is refused with
-// EPRECONDITION until we can require a newer Node or take a dependency. Reading sniffs the
-// magic bytes: gzip is decompressed, plain tar passes through, zstd/bzip2/xz are refused.
+// zstd level: 3 by default. BuildKit (util/compression/zstd.go) uses klauspost/compress's
+// SpeedDefault unless compression-level is given, which that library equates with zstd level 3,
+// libzstd's default too. Node 20's zlib has no zstd (it arrived in Node 22.15), so zstd goes
+// through libzstd from the zstd-napi package (zstd-codec.ts), one frame with a content checksum.
+// The output is deterministic for a given input, level and libzstd version.
+//
+// Reading sniffs the magic bytes: gzip (zlib), zstd (zstd-codec.ts), bzip2 (bzip2-codec.ts) and
+// xz (xz-codec.ts) are decompressed, anything else passes through as a plain tar. The three
+// codecs outside Node are loaded on first use.
 
 import { createHash, type Hash } from 'node:crypto';
 import {
@@ -25,6 +31,11 @@ import {
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import { BuilderError } from '../errors.js';
+import { bzip2Decompress } from './bzip2-codec.js';
+import { xzDecompress } from './xz-codec.js';
+import { createZstdCompressor, DEFAULT_ZSTD_LEVEL, zstdDecompress } from './zstd-codec.js';
+
+export { DEFAULT_ZSTD_LEVEL, MAX_ZSTD_LEVEL } from './zstd-codec.js';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 export type DetectedCompression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
@@ -35,7 +46,7 @@ export const DEFAULT_GZIP_LEVEL = 6;
 export interface LayerStreamOptions {
   /** Default 'gzip'. 'none' stores the tar itself (digest = diffId). */
   compression?: LayerCompression;
-  /** gzip level 0-9 (default 6). */
+  /** gzip level 0-9 (default 6); zstd level 0-22 (default 3; 0 is libzstd's default, 3). */
   level?: number;
   signal?: AbortSignal;
 }
@@ -76,16 +87,6 @@ class DigestTap extends Transform {
   }
 }
 
-function zstdUnsupported(): BuilderError {
-  return new BuilderError(
-    'EPRECONDITION',
-    'zstd layers need Node 22.15 or later (Node 20 has no zstd in zlib)',
-    {
-      hint: 'use gzip compression',
-    },
-  );
-}
-
 /**
  * Streams `tar` through hashing and compression into `sink` in one pass and returns the
  * layer's diffId, digest and sizes once the sink has finished.
@@ -96,15 +97,24 @@ export async function compressLayer(
   options: LayerStreamOptions = {},
 ): Promise<LayerStreamResult> {
   const compression = options.compression ?? 'gzip';
-  if (compression === 'zstd') throw zstdUnsupported();
-  const level = options.level ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
+  if (compression !== 'gzip' && compression !== 'zstd' && compression !== 'none') {
+    throw new BuilderError('EINVAL', `unsupported layer compression ${JSON.stringify(compression)}`);
+  }
+  const level = options.level ?? (compression === 'zstd' ? DEFAULT_ZSTD_LEVEL : DEFAULT_GZIP_LEVEL);
+  if (compression === 'gzip' && (!Number.isInteger(level) || level < 0 || level > 9)) {
     throw new BuilderError('EINVAL', `gzip level must be an integer from 0 to 9, not ${level}`);
   }
+  // Checks the level and loads libzstd before a byte of `tar` is read.
+  const compressor =
+    compression === 'zstd'
+      ? await createZstdCompressor(level)
+      : compression === 'gzip'
+        ? createGzip({ level, chunkSize: 64 * 1024, flush: zlibConstants.Z_NO_FLUSH })
+        : undefined;
   const source = tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false });
   const uncompressed = new DigestTap();
   const signal = options.signal ? { signal: options.signal } : {};
-  if (compression === 'none') {
+  if (compressor === undefined) {
     await pipeline(source, uncompressed, sink, signal);
     const digest = uncompressed.digest;
     return {
@@ -116,8 +126,7 @@ export async function compressLayer(
     };
   }
   const compressed = new DigestTap();
-  const gzip = createGzip({ level, chunkSize: 64 * 1024, flush: zlibConstants.Z_NO_FLUSH });
-  await pipeline(source, uncompressed, gzip, compressed, sink, signal);
+  await pipeline(source, uncompressed, compressor, compressed, sink, signal);
   return {
     diffId: uncompressed.digest,
     digest: compressed.digest,
@@ -142,9 +151,11 @@ export function detectCompression(head: Uint8Array): DetectedCompression {
 }
 
 /**
- * Turns a layer blob of any supported compression into its tar stream: gzip is decompressed
- * (concatenated members included), plain tar is passed through; zstd, bzip2 and xz are
- * EPRECONDITION. Errors of the input or the decompressor surface on the returned stream.
+ * Turns a layer blob (or an archive) of any supported compression into its tar stream: gzip,
+ * zstd, bzip2 and xz are decompressed (concatenated members or frames included), anything else
+ * is passed through. Errors of the input or the decompressor surface on the returned stream;
+ * corrupt compressed data is EINVAL (zlib's own errors for gzip), and EPRECONDITION when the
+ * zstd native module is missing.
  */
 export async function decompressLayer(
   blob: Readable | AsyncIterable<Uint8Array>,
@@ -165,11 +176,6 @@ export async function decompressLayer(
   }
   const first = Buffer.concat(head);
   const compression = detectCompression(first);
-  if (compression !== 'gzip' && compression !== 'none') {
-    await it.return?.();
-    if (compression === 'zstd') throw zstdUnsupported();
-    throw new BuilderError('EPRECONDITION', `${compression} layers are not supported yet`);
-  }
   async function* replay(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
     if (done) return;
@@ -184,9 +190,27 @@ export async function decompressLayer(
     }
   }
   const whole = Readable.from(replay(), { objectMode: false });
-  if (compression === 'none') return { compression, tar: whole };
-  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
-  // The callback form: pipeline destroys `gunzip` with any error, which its reader then sees.
-  pipelineCallback(whole, gunzip, () => {});
-  return { compression, tar: gunzip };
+  try {
+    switch (compression) {
+      case 'none':
+        return { compression, tar: whole };
+      case 'gzip': {
+        const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+        // The callback form: pipeline destroys `gunzip` with any error, which its reader then sees.
+        pipelineCallback(whole, gunzip, () => {});
+        return { compression, tar: gunzip };
+      }
+      case 'zstd':
+        return { compression, tar: await zstdDecompress(whole) };
+      case 'bzip2':
+        return { compression, tar: await bzip2Decompress(whole) };
+      case 'xz':
+        return { compression, tar: await xzDecompress(whole) };
+    }
+  } catch (err) {
+    // A codec that did not load: nothing reads `whole`, so release the input here.
+    whole.destroy();
+    await it.return?.();
+    throw err;
+  }
 }

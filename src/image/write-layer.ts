@@ -2,9 +2,14 @@
 // (diffID), compresses it and hashes the result (digest, size) while the content store ingests
 // it (temp file → verify → rename). Memory stays flat: the two ends are joined by a PassThrough
 // with backpressure. Nothing is visible in the store unless the whole layer was written.
+//
+// zstd layers exist only with OCI media types (application/vnd.oci.image.layer.v1.tar+zstd):
+// Docker's image manifest v2 schema 2 has no zstd layer type (containerd's
+// ...rootfs.diff.tar.zstd is its own invention, which docker and registries do not know), so
+// zstd with mediaTypes 'docker' is refused before a byte is read, as BuildKit refuses it.
 
 import { PassThrough, type Readable } from 'node:stream';
-import { compressLayer, type LayerStreamResult } from '../archive/layer-stream.js';
+import { compressLayer, type LayerCompression, type LayerStreamResult } from '../archive/layer-stream.js';
 import { type Digest, parseDigest } from '../digest/digest.js';
 import { BuilderError } from '../errors.js';
 import { layerMediaType } from '../oci/media-types.js';
@@ -12,9 +17,9 @@ import type { Descriptor } from '../oci/types.js';
 import type { Ingester } from '../store/content/content-store.js';
 
 export interface WriteLayerOptions {
-  /** Default 'gzip'. 'none' stores the tar itself (digest = diffID). */
-  compression?: 'gzip' | 'none';
-  /** gzip level 0-9; default archive/layer-stream's (6, as BuildKit). */
+  /** Default 'gzip'. 'none' stores the tar itself (digest = diffID). 'zstd' needs OCI media types. */
+  compression?: LayerCompression;
+  /** gzip level 0-9 (default 6) or zstd level 0-22 (default 3), as BuildKit's defaults. */
   level?: number;
   /** Media type family of the descriptor. Default 'oci'. */
   mediaTypes?: 'oci' | 'docker';
@@ -35,8 +40,18 @@ export async function writeLayer(
   options: WriteLayerOptions = {},
 ): Promise<WrittenLayer> {
   const compression = options.compression ?? 'gzip';
-  if (compression !== 'gzip' && compression !== 'none')
+  if (compression !== 'gzip' && compression !== 'zstd' && compression !== 'none')
     throw new BuilderError('EINVAL', `unsupported layer compression ${JSON.stringify(compression)}`);
+  const family = options.mediaTypes ?? 'oci';
+  if (compression === 'zstd' && family === 'docker') {
+    throw new BuilderError(
+      'EINVAL',
+      'zstd layers need OCI media types: Docker image manifests have no zstd layer type',
+      {
+        hint: 'Write OCI media types, or use gzip compression.',
+      },
+    );
+  }
   const pipe = new PassThrough({ highWaterMark: 64 * 1024 });
   const streamOptions = {
     compression,
@@ -72,7 +87,7 @@ export async function writeLayer(
   await options.recordLayer?.(diffId, produced.uncompressedSize);
   return {
     descriptor: {
-      mediaType: layerMediaType(compression, options.mediaTypes ?? 'oci'),
+      mediaType: layerMediaType(compression, family),
       digest: stored.digest,
       size: stored.size,
     },

@@ -1,4 +1,4 @@
-// `strata import`: a root filesystem tarball (plain or gzip'd) becomes a single-layer image, as
+// `strata import`: a root filesystem tarball (plain or compressed) becomes a single-layer image, as
 // `docker import` makes it: the layer is the input tar itself (diffID = its sha256), stored
 // gzip'd; the config has this machine's platform, `created` = now, the execution defaults the
 // caller parsed from --change, `comment` = the message, and one history entry {created, comment}

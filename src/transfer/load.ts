@@ -1,7 +1,8 @@
 // `strata load`: image archives into the store, in one streaming pass over the input (which may
-// be gzip'd). Every file body goes straight into the content store (blobs/<alg>/<hex> verified
-// against its name); only the small metadata files (manifest.json, index.json, oci-layout,
-// repositories, classic <hex>.json configs) are held in memory. Then the images are assembled:
+// be gzip, bzip2, xz or zstd compressed). Every file body goes straight into the content store
+// (blobs/<alg>/<hex> verified against its name); only the small metadata files (manifest.json,
+// index.json, oci-layout, repositories, classic <hex>.json configs) are held in memory. Then the
+// images are assembled:
 //
 //   index.json (OCI image layout, and Docker >= 25's docker save): each manifest is recorded as
 //     it is (its digest, media types and compression kept); an index entry is resolved to the

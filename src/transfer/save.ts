@@ -3,9 +3,10 @@
 // format 'docker' (default) — what `docker save` writes since Docker 25, which both old and new
 // `docker load` accept:
 //   blobs/sha256/<hex>   config (as stored), layers UNCOMPRESSED (as docker writes them; a
-//                        gzip'd stored layer is decompressed on the fly and checked against its
-//                        diffID), and an OCI manifest over those layers (the stored manifest
-//                        itself when its layers are already uncompressed OCI layers)
+//                        gzip or zstd stored layer is decompressed on the fly and checked against
+//                        its diffID: a zstd image saves as well as any other), and an OCI
+//                        manifest over those layers (the stored manifest itself when its layers
+//                        are already uncompressed OCI layers)
 //   index.json           OCI index: one descriptor per name, annotated
 //                        io.containerd.image.name=<full name>, org.opencontainers.image.ref.name=<tag>
 //   manifest.json        [{"Config":"blobs/sha256/…","RepoTags":["app:1.0"],"Layers":[…]}]
