@@ -1,0 +1,36 @@
+export {
+  CredentialHelper,
+  type HelperAction,
+  type HelperCredential,
+  HelperExitError,
+  type HelperRunner,
+  type SpawnHelperOptions,
+  spawnHelper,
+  TOKEN_USERNAME,
+} from './credential-helper.js';
+export {
+  type AuthEntry,
+  configKeyOf,
+  DOCKER_HUB_HOST,
+  DOCKER_HUB_KEY,
+  type DockerConfigFile,
+  decodeAuthEntry,
+  encodeAuth,
+  findAuthEntry,
+  helperFor,
+  hostOfKey,
+  readDockerConfig,
+  writeDockerConfig,
+} from './docker-config.js';
+export {
+  anonymousKeychain,
+  type Credential,
+  DockerConfigKeychain,
+  type DockerConfigOptions,
+  hasSecret,
+  type Keychain,
+  removeLogin,
+  type SavedLogin,
+  saveLogin,
+  staticKeychain,
+} from './keychain.js';
