@@ -1,29 +1,43 @@
 // A snapshot's change set → the entries of an OCI layer tar: changed files as they are on
 // disk, deletions as `.wh.<name>`, opaque directories as `<dir>/.wh..wh..opq`, files that
-// share an inode as hardlinks to the first path written.
+// share an inode as hardlinks to the first path written. The markers' headers are Docker's
+// (moby's overlay differ, what `docker build` writes): a whiteout is an empty file of mode
+// 0600 owned by root; an opaque marker takes its directory's permissions and owner.
 
-import { createReadStream } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { readFileBody } from '../archive/file-body.js';
 import { splitRdev } from '../archive/pack-directory.js';
 import { type TarWriterEntry, tarStream } from '../archive/tar-writer.js';
 import type { Change } from '../snapshot/types.js';
 
 async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterEntry> {
   const firstPathOfInode = new Map<string, string>();
+  // The directory an opaque marker belongs to comes just before it.
+  let lastDir: { path: string; mode: number; uid: number; gid: number } | undefined;
   for (const c of changes) {
     if (c.kind === 'whiteout') {
       const slash = c.path.lastIndexOf('/');
       const path =
         slash === -1 ? `.wh.${c.path}` : `${c.path.slice(0, slash)}/.wh.${c.path.slice(slash + 1)}`;
-      yield { path, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 };
+      yield { path, type: 'file', mode: 0o600, uid: 0, gid: 0, size: 0, mtime: 0 };
       continue;
     }
     if (c.kind === 'opaque') {
-      yield { path: `${c.path}/.wh..wh..opq`, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 };
+      const dir = lastDir?.path === c.path ? lastDir : { mode: 0o755, uid: 0, gid: 0 };
+      yield {
+        path: `${c.path}/.wh..wh..opq`,
+        type: 'file',
+        mode: dir.mode & 0o777,
+        uid: dir.uid,
+        gid: dir.gid,
+        size: 0,
+        mtime: 0,
+      };
       continue;
     }
     const st = c.stat;
+    if (c.type === 'directory') lastDir = { path: c.path, mode: st.mode, uid: st.uid, gid: st.gid };
     const common = {
       path: c.path,
       mode: st.mode & 0o7777,
@@ -45,12 +59,8 @@ async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterE
         }
         if (st.nlink > 1) firstPathOfInode.set(inode, c.path);
         const source = c.source;
-        yield {
-          ...common,
-          type: 'file',
-          size: st.size,
-          open: () => createReadStream(source, { highWaterMark: 1 << 20 }),
-        };
+        const size = st.size;
+        yield { ...common, type: 'file', size, open: () => readFileBody(source, size) };
         break;
       }
       case 'symlink':

@@ -117,14 +117,15 @@ export class RootfsManager {
   }
 
   /**
-   * Runs `fn` in a writable rootfs over `layers`. Returns the layer of what it changed, or
-   * undefined when it changed nothing. The snapshot is committed under the new ChainID.
+   * Runs `fn` in a writable rootfs over `layers`. Returns the layer of what it changed; a step
+   * that changed nothing still gives a layer (an empty tar), as BuildKit's does. The snapshot
+   * is committed under the new ChainID.
    */
   async mutate(
     layers: readonly LayerRef[],
     fn: (rootfs: string) => Promise<void>,
     signal?: AbortSignal,
-  ): Promise<LayerRef | undefined> {
+  ): Promise<LayerRef> {
     const { snapshotter } = this.options;
     const parents = await this.ensureChain(layers, signal);
     const key = randomKey('step');
@@ -134,10 +135,6 @@ export class RootfsManager {
       await withMounted(mounts, target, fn);
       signal?.throwIfAborted();
       const changes = await snapshotter.changes(key, { xattrs: true });
-      if (changes.length === 0) {
-        await snapshotter.remove(key);
-        return undefined;
-      }
       const tar = changesToTar(changes, {
         ...(this.options.sourceDateEpoch === undefined
           ? {}

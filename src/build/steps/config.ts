@@ -173,7 +173,8 @@ export function applyConfigInstruction(
     case 'entrypoint': {
       const args = i.prependShell ? withShell(image, i.args) : [...i.args];
       cfg.Entrypoint = args;
-      if (!ctx.cmdSet) cfg.Cmd = null;
+      // BuildKit sets Cmd to nil, which its JSON omits.
+      if (!ctx.cmdSet) delete cfg.Cmd;
       history(`ENTRYPOINT ${goSliceQ(args)}`);
       return ctx.cmdSet;
     }
@@ -225,6 +226,74 @@ export function applyConfigInstruction(
     default:
       return assertNever(i, 'config instruction');
   }
+}
+
+/** The top-level fields of BuildKit's image struct (OCI's Image with Docker's config). */
+const IMAGE_FIELDS = [
+  'created',
+  'author',
+  'architecture',
+  'os',
+  'os.version',
+  'os.features',
+  'variant',
+  'config',
+  'rootfs',
+  'history',
+] as const;
+
+/** moby/docker-image-spec's DockerOCIImageConfig: OCI's ImageConfig plus Healthcheck, OnBuild, Shell. */
+const CONFIG_FIELDS = [
+  'User',
+  'ExposedPorts',
+  'Env',
+  'Entrypoint',
+  'Cmd',
+  'Volumes',
+  'WorkingDir',
+  'Labels',
+  'StopSignal',
+  'ArgsEscaped',
+  'Healthcheck',
+  'OnBuild',
+  'Shell',
+] as const;
+
+/** Go's `omitempty`: false, 0, "", nil, and empty slices and maps. */
+function isEmptyValue(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.keys(v as object).length === 0;
+}
+
+/**
+ * A base image's config as BuildKit's Dockerfile frontend carries it into the new image: read
+ * into its struct and written back, so fields it does not know (the classic builder's
+ * container_config, docker_version, Hostname, …) are dropped and empty ones omitted.
+ */
+export function buildkitImageConfig(config: ImageConfig): ImageConfig {
+  const source = config as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of IMAGE_FIELDS) {
+    const v = source[k];
+    if (k === 'config' || k === 'rootfs' || k === 'history' || !isEmptyValue(v)) {
+      if (v !== undefined) out[k] = v;
+    }
+  }
+  const cfg = (config.config ?? {}) as Record<string, unknown>;
+  const kept: Record<string, unknown> = {};
+  for (const k of CONFIG_FIELDS) {
+    const v = cfg[k];
+    // Healthcheck is a pointer: only nil is omitted.
+    if (k === 'Healthcheck' ? v !== undefined && v !== null : !isEmptyValue(v)) kept[k] = v;
+  }
+  out.config = kept;
+  if (Array.isArray(out.history)) {
+    out.history = (out.history as Record<string, unknown>[]).map((h) =>
+      Object.fromEntries(Object.entries(h).filter(([, v]) => !isEmptyValue(v))),
+    );
+  }
+  return out as unknown as ImageConfig;
 }
 
 /** WORKDIR relative to the previous one, cleaned like Go's path.Clean. */

@@ -18,11 +18,12 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { extractLayer } from '../../archive/extract.js';
 import { decompressLayer } from '../../archive/layer-stream.js';
 import { PatternMatcher } from '../../context/ignore-patterns.js';
-import type { SelectedEntry, SelectedSource } from '../../context/sources.js';
+import type { SelectedEntry, SelectedSource, SourceMatch } from '../../context/sources.js';
+import { walkContext } from '../../context/walk.js';
 import type { Heredoc } from '../../dockerfile/parser/ast.js';
 import { chompHeredoc } from '../../dockerfile/parser/heredoc.js';
 import { BuilderError } from '../../errors.js';
@@ -133,19 +134,10 @@ async function applyMeta(
   await utimes(host, source.mtime, source.mtime);
 }
 
-/** Copies one entry (not recursing: entries come in walk order). */
-async function copyEntry(
-  ctx: Ctx,
-  entry: SelectedEntry,
-  destHost: string,
-  followLink: boolean,
-): Promise<void> {
-  let st = entry.stat;
-  let from = entry.abs;
-  if (followLink && entry.type === 'symlink') {
-    // The source path itself is followed, as COPY does; symlinks inside a tree are kept.
-    st = await stat(entry.abs);
-  }
+/** Copies one entry (not recursing: entries come in walk order; symlinks are copied as links). */
+async function copyEntry(ctx: Ctx, entry: SelectedEntry, destHost: string): Promise<void> {
+  const st = entry.stat;
+  const from = entry.abs;
   const meta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
   if (st.isDirectory()) {
     await removeIfConflicting(destHost, true);
@@ -157,7 +149,6 @@ async function copyEntry(
     await applyMeta(ctx, destHost, meta, true);
   } else if (st.isFile()) {
     await removeIfConflicting(destHost, false);
-    if (followLink && entry.type === 'symlink') from = entry.abs;
     await copyFile(from, destHost);
     await applyMeta(ctx, destHost, meta, false);
   } else {
@@ -165,20 +156,86 @@ async function copyEntry(
   }
 }
 
-async function isTarArchive(file: string): Promise<boolean> {
-  const head = Buffer.alloc(512);
-  const { open } = await import('node:fs/promises');
-  const fh = await open(file, 'r');
-  try {
-    const { bytesRead } = await fh.read(head, 0, 512, 0);
-    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-    if (bytesRead >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return true;
-    if (bytesRead >= 6 && head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ\0')
-      return true;
-    return bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-  } finally {
-    await fh.close();
+/**
+ * COPY follows a source that is itself a symlink (a file copies the target's content under the
+ * source's name; a directory copies the target's tree), as BuildKit does. The link is resolved
+ * inside `root` (the context or the source stage's rootfs), never on the host: an absolute
+ * target starts again at `root`. Symlinks inside a copied tree stay symlinks.
+ */
+export async function followSourceLinks(
+  root: string,
+  selected: SelectedSource[],
+  ignorePatterns: readonly string[],
+): Promise<SelectedSource[]> {
+  const out: SelectedSource[] = [];
+  for (const source of selected) {
+    const matches: SourceMatch[] = [];
+    for (const match of source.matches) {
+      const [first] = match.entries;
+      if (match.type !== 'symlink' || !first) {
+        matches.push(match);
+        continue;
+      }
+      const host = await secureJoin(root, match.path);
+      const st = await stat(host).catch(() => undefined);
+      if (!st || (!st.isFile() && !st.isDirectory())) {
+        throw new BuilderError(
+          'ENOTFOUND',
+          `"${match.path}": the symlink's target ${st ? 'is not a file or directory' : 'does not exist'}`,
+          {
+            hint: 'A COPY source that is a symlink is followed inside the build context (or the source stage).',
+          },
+        );
+      }
+      const resolved = {
+        ...first,
+        type: st.isDirectory() ? ('dir' as const) : ('file' as const),
+        stat: st,
+        abs: host,
+      };
+      if (!st.isDirectory()) {
+        matches.push({ ...match, type: 'file', entries: [resolved] });
+        continue;
+      }
+      const rel = relative(root, host).split(sep).join('/');
+      const prefix = rel === '' ? '' : `${rel}/`;
+      const tree: SelectedEntry[] = [];
+      for await (const e of walkContext(root, {
+        ...(rel === '' ? {} : { include: [rel] }),
+        exclude: [...ignorePatterns],
+      })) {
+        if (e.path === rel || !e.path.startsWith(prefix)) continue;
+        tree.push({ ...e, abs: join(root, e.path), rel: e.path.slice(prefix.length) });
+      }
+      matches.push({ ...match, type: 'dir', entries: [resolved, ...tree] });
+    }
+    out.push({ ...source, matches });
   }
+  return out;
+}
+
+/**
+ * ADD unpacks a local file that is a tar archive, plain or compressed with gzip, bzip2, xz or
+ * zstd. As BuildKit, the file must still read as a tar once decompressed (a ustar/GNU header
+ * first); a compressed file that holds no tar, or does not decompress, is copied as it is.
+ */
+async function isTarArchive(file: string): Promise<boolean> {
+  const { tar } = await decompressLayer(createReadStream(file, { highWaterMark: 64 * 1024 }));
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of tar) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= 512) break;
+    }
+  } catch {
+    return false;
+  } finally {
+    tar.destroy();
+  }
+  const head = Buffer.concat(chunks);
+  return head.length >= 512 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
 /** Carries out a COPY/ADD in `rootfs` (a mounted, writable root filesystem). */
@@ -215,8 +272,8 @@ export async function performCopy(rootfs: string, spec: CopySpec): Promise<void>
     for (const match of source.matches) {
       const [root, ...tree] = match.entries;
       if (!root) continue;
-      const rootType =
-        root.type === 'symlink' ? ((await stat(root.abs)).isDirectory() ? 'dir' : 'file') : root.type;
+      // A symlink source was resolved by followSourceLinks: what is left is a file or a dir.
+      const rootType = root.type;
       // --parents keeps the source's path (from the /./ pivot, if any) under the destination.
       const keptPrefix = spec.parents
         ? pivot === -1
@@ -226,10 +283,10 @@ export async function performCopy(rootfs: string, spec: CopySpec): Promise<void>
       if (rootType === 'dir') {
         const base = keptPrefix === '' ? cleanPath(spec.dest) : `${cleanPath(spec.dest)}/${keptPrefix}`;
         const baseHost = await mkdirp(ctx, base);
-        if (keptPrefix !== '') await copyEntry(ctx, root, baseHost, true);
+        if (keptPrefix !== '') await copyEntry(ctx, root, baseHost);
         for (const e of tree) {
           if (exclude?.matchesOrParentMatches(e.rel)) continue;
-          await copyEntry(ctx, e, await secureJoin(rootfs, `${base}/${e.rel}`), false);
+          await copyEntry(ctx, e, await secureJoin(rootfs, `${base}/${e.rel}`));
         }
         continue;
       }
@@ -247,7 +304,7 @@ export async function performCopy(rootfs: string, spec: CopySpec): Promise<void>
               secureJoin(rootfs, `${cleanPath(spec.dest)}/${keptPrefix}`),
             )
           : await fileTarget(name);
-      await copyEntry(ctx, root, target, true);
+      await copyEntry(ctx, root, target);
     }
   }
 
