@@ -4,7 +4,10 @@
 
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { BuilderError } from '../errors.js';
 import { writeLayer } from '../image/write-layer.js';
+import { parsePlatform, pullImage } from '../registry/pull.js';
+import type { Registries } from '../registry/registries.js';
 import { probeSnapshotter } from '../snapshot/probe.js';
 import type { Store } from '../store/store.js';
 import { type BuildOptions, type BuildResult, type BuildStore, build } from './engine.js';
@@ -14,6 +17,10 @@ import type { RunExecutor } from './steps/run.js';
 export interface StoreBuildOptions
   extends Omit<BuildOptions, 'store' | 'snapshotter' | 'writeLayer' | 'runExecutor'> {
   isolation?: Isolation;
+  /** Pull base images missing from the store through these; without them a missing base is an error. */
+  registries?: Registries;
+  /** `build --pull`: check the registry for every base image, even one already in the store. */
+  pull?: boolean;
 }
 
 export function buildStoreOf(store: Store): BuildStore {
@@ -40,14 +47,64 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
       return (await executor).run(request);
     },
   };
+  const { registries } = options;
+  const buildStore = buildStoreOf(store);
+  let resolveMissingBase = options.resolveMissingBase;
+  if (registries !== undefined) {
+    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const pulls = new Map<string, Promise<unknown>>();
+    const pullBase = (ref: string) => {
+      let p = pulls.get(ref);
+      if (p === undefined) {
+        p = pullImage(store, ref, registries, {
+          ...(platform === undefined ? {} : { platform }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        pulls.set(ref, p);
+      }
+      return p;
+    };
+    resolveMissingBase ??= async (ref) => {
+      try {
+        await pullBase(ref);
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        const code = err instanceof BuilderError ? err.code : 'EUNAVAILABLE';
+        const hint = err instanceof BuilderError && err.hint !== undefined ? `${err.hint} ` : '';
+        // The engine re-raises this located in the Dockerfile, keeping message and hint only.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new BuilderError(
+          code,
+          `base image "${ref}" is not in the local store and pulling it failed: ${why}`,
+          {
+            cause: err,
+            hint: `${hint}An image can also come from strata load -i FILE or strata import ROOTFS.tar ${ref}.`,
+          },
+        );
+      }
+      return store.images.get(ref);
+    };
+    if (options.pull === true) {
+      buildStore.images = {
+        get: async (ref) => {
+          // An image ID or a name that is no registry reference stays local.
+          if (!/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) await pullBase(ref);
+          return store.images.get(ref);
+        },
+        put: (config, layers, o) => store.images.put(config, layers, o),
+        tag: (target, name) => store.images.tag(target as never, name),
+      };
+    }
+  }
   return build({
     ...options,
-    store: buildStoreOf(store),
+    ...(resolveMissingBase === undefined ? {} : { resolveMissingBase }),
+    store: buildStore,
     snapshotter: choice.snapshotter,
     writeLayer: async (tar: Readable, signal?: AbortSignal) => {
       const layer = await writeLayer(store.content, tar, {
-        compression: 'gzip',
-        ...(options.gzipLevel === undefined ? {} : { level: options.gzipLevel }),
+        compression: options.compression?.type ?? 'gzip',
+        ...(options.compression?.level === undefined ? {} : { level: options.compression.level }),
         ...(signal ? { signal } : {}),
       });
       // `history` shows each layer's uncompressed size without reading the layer again.

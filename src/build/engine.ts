@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { decompressLayer } from '../archive/layer-stream.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
 import { checksumSources, type SelectedSource, type StatMemo, selectSources } from '../context/sources.js';
 import type { Digest } from '../digest/digest.js';
@@ -23,8 +24,9 @@ import type {
   WorkdirInstruction,
 } from '../dockerfile/instructions/types.js';
 import { parse as parseSyntax } from '../dockerfile/parser/parse.js';
-import { BuilderError, DockerfileError } from '../errors.js';
+import { BuilderError, DigestMismatchError, DockerfileError } from '../errors.js';
 import { formatGoTime } from '../oci/go-json.js';
+import { layerCompression } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import { RootfsManager, type WriteLayerFn } from '../rootfs/rootfs-manager.js';
 import type { Snapshotter } from '../snapshot/types.js';
@@ -50,13 +52,21 @@ import { ProgressReporter, type ProgressSink, type Vertex } from './progress.js'
 import {
   addHistory,
   applyConfigInstruction,
+  buildkitImageConfig,
   type ConfigInstruction,
   containerConfig,
   getEnv,
   resolveWorkdir,
   withShell,
 } from './steps/config.js';
-import { joinDest, makeDirectories, parseChmod, performCopy, resolveOwner } from './steps/copy.js';
+import {
+  followSourceLinks,
+  joinDest,
+  makeDirectories,
+  parseChmod,
+  performCopy,
+  resolveOwner,
+} from './steps/copy.js';
 import { parseRunMount, type ResolvedRunMount, type RunExecutor, type RunMount } from './steps/run.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -113,7 +123,13 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   progress?: ProgressSink;
   signal?: AbortSignal;
-  gzipLevel?: number;
+  /**
+   * Compression of the layers the build writes (the default is writeLayer's: gzip, level 6).
+   * When set, a cached layer stored with another compression is rewritten in this one (same
+   * diffID) and the cache entry then points at the new blob; when unset, cached layers are
+   * used as they are stored.
+   */
+  compression?: { type: 'gzip' | 'zstd' | 'none'; level?: number };
   /** Runs RUN steps; without one a RUN is an error that says what is missing. */
   runExecutor?: RunExecutor;
   /** Needed by steps that change the filesystem (COPY, ADD, WORKDIR, RUN) on a cache miss. */
@@ -298,7 +314,7 @@ class Build {
         ),
       };
       // ONBUILD triggers do not carry over from a base stage.
-      if (state.image.config) state.image.config.OnBuild = null;
+      if (state.image.config) delete state.image.config.OnBuild;
     } else {
       const v = this.progress.vertex(label(`FROM ${p.base.ref}`)).start();
       try {
@@ -343,7 +359,8 @@ class Build {
       architecture: this.platform.architecture,
       os: this.platform.os,
       ...(this.platform.variant ? { variant: this.platform.variant } : {}),
-      config: { Env: [`PATH=${DEFAULT_PATH}`] },
+      // BuildKit's empty image: PATH set, and WorkingDir "/".
+      config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' },
       rootfs: { type: 'layers', diff_ids: [] },
       history: [],
     };
@@ -360,7 +377,8 @@ class Build {
   }
 
   private imageState(base: BaseImage): StageState {
-    const image = clone(base.config);
+    // The base config as BuildKit's frontend reads it: only the fields it knows, none empty.
+    const image = buildkitImageConfig(clone(base.config));
     delete image.created;
     const cfg = containerConfig(image);
     if (getEnv(cfg.Env ?? [], 'PATH') === undefined) cfg.Env = [...(cfg.Env ?? []), `PATH=${DEFAULT_PATH}`];
@@ -381,7 +399,7 @@ class Build {
       if (!node) throw new BuilderError('EINVAL', `empty ONBUILD trigger in base image ${base.id}`);
       return convertNode(node) as StageInstruction;
     });
-    cfg.OnBuild = null;
+    delete cfg.OnBuild;
     return {
       image,
       layers,
@@ -500,6 +518,9 @@ class Build {
         record = { preimage: key.preimage, ...(layer ? { layer } : {}), created: formatGoTime(new Date()) };
         // Recorded only after the step succeeded: a failed step leaves no cache entry.
         await this.o.store.cache.put(key.key, record);
+      } else if (record.layer && this.needsRecompression(record.layer)) {
+        record = { ...record, layer: await this.recompress(record.layer) };
+        await this.o.store.cache.put(key.key, record);
       }
       if (record.layer) {
         state.layers.push(record.layer);
@@ -515,6 +536,27 @@ class Build {
       vertex.fail(err);
       throw err;
     }
+  }
+
+  private needsRecompression(layer: LayerRef): boolean {
+    const wanted = this.o.compression?.type;
+    return wanted !== undefined && layerCompression(layer.descriptor.mediaType) !== wanted;
+  }
+
+  /** A cached layer rewritten in the requested compression: same tar, so the same diffID. */
+  private async recompress(layer: LayerRef): Promise<LayerRef> {
+    const { writeLayer } = this.o;
+    if (!writeLayer) return layer;
+    const signal = this.o.signal === undefined ? {} : { signal: this.o.signal };
+    const { tar } = await decompressLayer(await this.o.store.content.open(layer.descriptor.digest, signal));
+    const converted = await writeLayer(tar, this.o.signal);
+    if (converted.diffId !== layer.diffId)
+      throw new DigestMismatchError(
+        layer.diffId,
+        converted.diffId,
+        `recompressed layer ${layer.descriptor.digest}`,
+      );
+    return converted;
   }
 
   private async lookup(key: string): Promise<CacheRecord | undefined> {
@@ -642,9 +684,11 @@ class Build {
     } else if (localPaths.length > 0) {
       const ctxVertex = this.progress.vertex('[internal] load build context').start();
       try {
-        selected = await selectSources(this.o.contextDir, localPaths, await this.loadIgnore(), {
+        const ignore = await this.loadIgnore();
+        selected = await selectSources(this.o.contextDir, localPaths, ignore, {
           ...(this.o.signal ? { signal: this.o.signal } : {}),
         });
+        selected = await followSourceLinks(this.o.contextDir, selected, ignore);
         const memo = await this.loadStatMemo();
         const before = memo.size;
         inputs.push(
@@ -714,7 +758,13 @@ class Build {
       if (fromState || fromImage) {
         const layers = fromState ? fromState.layers : layersOf(fromImage as BaseImage);
         return this.rootfs().view(layers, (srcRoot) =>
-          run(() => selectSources(srcRoot, localPaths, [], this.o.signal ? { signal: this.o.signal } : {})),
+          run(async () =>
+            followSourceLinks(
+              srcRoot,
+              await selectSources(srcRoot, localPaths, [], this.o.signal ? { signal: this.o.signal } : {}),
+              [],
+            ),
+          ),
         );
       }
       return run(async () => selected);

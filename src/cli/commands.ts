@@ -17,6 +17,18 @@ export const commands: CommandDef[] = [
     options: [
       { long: 'build-arg', type: 'list', description: 'Set build-time variables' },
       {
+        long: 'compression',
+        type: 'string',
+        description: 'Compression of the layers written: "gzip", "zstd" (OCI media types) or "uncompressed"',
+        defaultText: '"gzip"',
+      },
+      {
+        long: 'compression-level',
+        type: 'string',
+        valueName: 'int',
+        description: 'Compression level: 0-9 for gzip (default 6), 0-22 for zstd (default 3)',
+      },
+      {
         long: 'file',
         short: 'f',
         type: 'string',
@@ -47,6 +59,16 @@ export const commands: CommandDef[] = [
         type: 'string',
         description: 'Set type of progress output ("auto", "quiet", "plain", "tty")',
         defaultText: '"auto"',
+      },
+      {
+        long: 'pull',
+        type: 'bool',
+        description: 'Always attempt to pull a newer version of the base images',
+      },
+      {
+        long: 'push',
+        type: 'bool',
+        description: 'Push the image to its registry after the build (every -t)',
       },
       {
         long: 'quiet',
@@ -178,6 +200,83 @@ export const commands: CommandDef[] = [
     maxArgs: 2,
     hidden: true,
     load: async () => ({ run: (await import('./commands/container.js')).shim }),
+  },
+  {
+    path: ['pull'],
+    usage: 'strata pull [OPTIONS] NAME[:TAG|@DIGEST]',
+    summary: 'Download an image from a registry',
+    options: [
+      {
+        long: 'all-tags',
+        short: 'a',
+        type: 'bool',
+        description: 'Download all tagged images in the repository',
+      },
+      {
+        long: 'platform',
+        type: 'string',
+        description: 'Set platform if server is multi-platform capable (os/arch[/variant])',
+      },
+      { long: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' },
+      {
+        long: 'tls-verify',
+        type: 'bool',
+        description: 'Require HTTPS and verify certificates (--tls-verify=false allows plain HTTP)',
+        defaultText: 'true',
+      },
+    ],
+    minArgs: 1,
+    maxArgs: 1,
+    load: async () => ({ run: (await import('./commands/registry.js')).pull }),
+  },
+  {
+    path: ['push'],
+    usage: 'strata push [OPTIONS] NAME[:TAG]',
+    summary: 'Upload an image to a registry',
+    options: [
+      {
+        long: 'all-tags',
+        short: 'a',
+        type: 'bool',
+        description: 'Push all tags of an image to the repository',
+      },
+      { long: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' },
+      {
+        long: 'tls-verify',
+        type: 'bool',
+        description: 'Require HTTPS and verify certificates (--tls-verify=false allows plain HTTP)',
+        defaultText: 'true',
+      },
+    ],
+    minArgs: 1,
+    maxArgs: 1,
+    load: async () => ({ run: (await import('./commands/registry.js')).push }),
+  },
+  {
+    path: ['login'],
+    usage: 'strata login [OPTIONS] [SERVER]',
+    summary: 'Log in to a registry',
+    options: [
+      { long: 'password', short: 'p', type: 'string', description: 'Password' },
+      { long: 'password-stdin', type: 'bool', description: 'Take the password from stdin' },
+      {
+        long: 'tls-verify',
+        type: 'bool',
+        description: 'Require HTTPS and verify certificates (--tls-verify=false allows plain HTTP)',
+        defaultText: 'true',
+      },
+      { long: 'username', short: 'u', type: 'string', description: 'Username' },
+    ],
+    maxArgs: 1,
+    load: async () => ({ run: (await import('./commands/registry.js')).login }),
+  },
+  {
+    path: ['logout'],
+    usage: 'strata logout [SERVER]',
+    summary: 'Log out from a registry',
+    options: [],
+    maxArgs: 1,
+    load: async () => ({ run: (await import('./commands/registry.js')).logout }),
   },
   {
     path: ['dockerfile', 'dump'],

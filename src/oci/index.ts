@@ -1,5 +1,5 @@
 export { chainId, chainIds } from './chain-id.js';
-export { canonicalJson, formatGoTime, type GoJsonOptions, goJsonStringify, goJsonQuote } from './go-json.js';
+export { canonicalJson, formatGoTime, type GoJsonOptions, goJsonQuote, goJsonStringify } from './go-json.js';
 export {
   isConfigMediaType,
   isDockerMediaType,

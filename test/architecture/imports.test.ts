@@ -16,7 +16,15 @@ const ALLOWED: Record<string, string[]> = {
   reference: ['errors', 'digest'],
   dockerfile: ['errors'], // pure: no node: built-ins, no I/O
   context: ['errors', 'digest', 'dockerfile', 'node:'],
-  archive: ['errors', 'digest', 'sys', 'node:'],
+  archive: [
+    'errors',
+    'digest',
+    'sys',
+    'node:',
+    'npm:zstd-napi/binding.js', // zstd (Node 20's zlib has none): compress and decompress
+    'npm:unbzip2-stream', // bzip2 decompression (ADD, load, import)
+    'npm:xz-decompress', // xz decompression (ADD, load, import)
+  ],
   store: ['errors', 'digest', 'oci', 'reference', 'archive', 'node:'],
   image: ['errors', 'digest', 'oci', 'reference', 'archive', 'store', 'node:'],
   snapshot: ['errors', 'digest', 'archive', 'sys', 'node:'],

@@ -117,7 +117,10 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
     );
     const refused = await strata('rmi', 'box:1');
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /conflict: unable to remove repository reference "box:1" \(must force\) - container [0-9a-f]{12} is using/);
+    assert.match(
+      refused.stderr,
+      /conflict: unable to remove repository reference "box:1" \(must force\) - container [0-9a-f]{12} is using/,
+    );
     const removed = await strata('rm', 'web');
     assert.equal(removed.code, 0, removed.stderr);
     assert.doesNotMatch((await strata('ps', '-a')).stdout, /web/);

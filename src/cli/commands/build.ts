@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractLayer } from '../../archive/extract.js';
-import { decompressLayer } from '../../archive/layer-stream.js';
+import { decompressLayer, detectCompression } from '../../archive/layer-stream.js';
 import { buildInStore } from '../../build/build-in-store.js';
 import { BuilderError } from '../../errors.js';
 import { optBool, optList, optString } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { readAll } from '../input.js';
+import { registriesFromEnv } from '../registry-env.js';
 import { createProgressRenderer, type ProgressMode } from '../render/progress.js';
 import { openCliStore } from '../store-root.js';
 
@@ -52,6 +53,29 @@ function parseSecrets(list: string[]): Record<string, string> {
   return out;
 }
 
+/** --compression gzip|zstd|uncompressed and --compression-level N (BuildKit's names, as flags). */
+function parseCompression(
+  type: string | undefined,
+  levelText: string | undefined,
+): { type: 'gzip' | 'zstd' | 'none'; level?: number } | undefined {
+  if (type === undefined && levelText === undefined) return undefined;
+  const name = type ?? 'gzip';
+  const kind = name === 'uncompressed' ? 'none' : name;
+  if (kind !== 'gzip' && kind !== 'zstd' && kind !== 'none') {
+    throw new BuilderError('EINVAL', `invalid --compression "${name}"`, {
+      hint: 'Use gzip, zstd or uncompressed.',
+    });
+  }
+  if (levelText === undefined) return { type: kind };
+  const max = kind === 'zstd' ? 22 : 9;
+  if (kind === 'none' || !/^\d+$/.test(levelText) || Number(levelText) > max) {
+    throw new BuilderError('EINVAL', `invalid --compression-level "${levelText}" for ${name}`, {
+      hint: kind === 'none' ? 'Uncompressed layers take no level.' : `Use a level from 0 to ${max}.`,
+    });
+  }
+  return { type: kind, level: Number(levelText) };
+}
+
 interface OutputSpec {
   type: 'oci' | 'docker' | 'local' | 'image';
   dest?: string;
@@ -79,16 +103,17 @@ function parseOutput(text: string): OutputSpec {
   return { type, ...(dest ? { dest } : {}) };
 }
 
-/** A tar (or gzip'd tar) on stdin is the context; anything else is a Dockerfile with no context. */
+/** A tar (or compressed tar) on stdin is the context; anything else is a Dockerfile with no context. */
 async function stdinContext(
   ctx: CommandContext,
 ): Promise<{ dir: string; dockerfileText?: string; cleanup: () => Promise<void> }> {
   const data = await readAll(ctx.stdin);
   const dir = await mkdtemp(join(tmpdir(), 'strata-context-'));
   const cleanup = () => rm(dir, { recursive: true, force: true });
-  const isGzip = data[0] === 0x1f && data[1] === 0x8b;
+  // docker build reads a context tar plain or compressed with gzip, bzip2, xz or zstd.
+  const isCompressed = detectCompression(data) !== 'none';
   const isTar = data.length >= 262 && data.subarray(257, 262).toString('latin1') === 'ustar';
-  if (isGzip || isTar) {
+  if (isCompressed || isTar) {
     const { tar } = await decompressLayer(Readable.from([data]));
     await extractLayer(tar, dir, { whiteouts: 'keep' });
     return { dir, cleanup };
@@ -108,12 +133,14 @@ export async function run(ctx: CommandContext): Promise<number> {
     });
   }
   const outputs = optList(args, 'output').map(parseOutput);
+  const compression = parseCompression(optString(args, 'compression'), optString(args, 'compression-level'));
 
   let contextDir: string;
   let dockerfileText: string | undefined;
   let dockerfileName: string;
   let dockerfilePath: string | undefined;
   let cleanup = async () => {};
+  let cleanupRegistries = () => {};
   if (pathArg === '-') {
     if (fileArg === '-')
       throw new BuilderError('EINVAL', 'the context and the Dockerfile cannot both come from stdin');
@@ -175,6 +202,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
 
     const store = await openCliStore(ctx.env);
+    const pushAfter = optBool(args, 'push');
+    if (pushAfter && optList(args, 'tag').length === 0)
+      throw new BuilderError('EINVAL', '--push needs a name to push to', {
+        hint: 'Add -t REGISTRY/NAME[:TAG].',
+      });
+    const registries = registriesFromEnv(ctx.env);
+    cleanupRegistries = () => registries.close();
     const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
     let result: Awaited<ReturnType<typeof buildInStore>>;
     try {
@@ -192,8 +226,11 @@ export async function run(ctx: CommandContext): Promise<number> {
         ...(optString(args, 'platform') ? { platform: optString(args, 'platform') as string } : {}),
         tags: optList(args, 'tag'),
         ...(sourceDateEpoch === undefined ? {} : { sourceDateEpoch }),
+        ...(compression === undefined ? {} : { compression }),
         secrets: parseSecrets(optList(args, 'secret')),
         isolation: (optString(args, 'isolation') ?? 'default') as 'default' | 'runc' | 'chroot',
+        registries,
+        pull: optBool(args, 'pull'),
         progress: (e) => renderer.onEvent(e),
         signal: ctx.signal,
         onWarning: () => {},
@@ -212,8 +249,20 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.stderr.write(`Successfully built ${id}\n`);
       for (const t of result.tags) ctx.stderr.write(`Successfully tagged ${t}\n`);
     }
+    if (pushAfter) {
+      const { pushLine, pushWithProgress } = await import('./registry.js');
+      const { parseReference } = await import('../../reference/reference.js');
+      for (const t of result.tags) {
+        const ref = parseReference(t);
+        const out = { stdout: ctx.stderr, signal: ctx.signal };
+        if (!quiet) ctx.stderr.write(`The push refers to repository [${ref.name}]\n`);
+        const pushed = await pushWithProgress(out, store, registries, ref, quiet);
+        ctx.stderr.write(`${pushLine(pushed)}\n`);
+      }
+    }
     return 0;
   } finally {
+    cleanupRegistries();
     await cleanup();
   }
 }

@@ -39,7 +39,8 @@ export async function rmi(ctx: CommandContext): Promise<number> {
           );
         }
         const name = parseReference(ref).toString();
-        if (await store.images.untag(name)) ctx.stdout.write(`Untagged: ${parseReference(ref).familiarString()}\n`);
+        if (await store.images.untag(name))
+          ctx.stdout.write(`Untagged: ${parseReference(ref).familiarString()}\n`);
         continue;
       }
       const result = await store.images.remove(ref, { force });

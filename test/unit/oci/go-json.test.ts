@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJson, formatGoTime, goJsonStringify, goJsonQuote } from '../../../src/oci/go-json.js';
+import { canonicalJson, formatGoTime, goJsonQuote, goJsonStringify } from '../../../src/oci/go-json.js';
 
 describe('goJsonQuote (Go encoding/json string escaping)', () => {
   const table: [string, string][] = [
