@@ -17,12 +17,12 @@
 // Whiteout and opaque marker entries are written as containerd 2 does: mode 0, uid/gid 0, mtime 0.
 
 import type { BigIntStats } from 'node:fs';
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
 import type { ArchiveWarning } from './archive-warning.js';
+import { readFileBody } from './file-body.js';
 import { type TarWriterEntry, type TarWriterOptions, tarStream } from './tar-writer.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -123,7 +123,7 @@ export async function* packDirectory(
     }
     if (stats.isFile()) {
       const size = Number(stats.size);
-      return [{ ...base, ...withXattrs, type: 'file', size, open: () => createReadStream(abs) }];
+      return [{ ...base, ...withXattrs, type: 'file', size, open: () => readFileBody(abs, size) }];
     }
     if (stats.isSymbolicLink()) {
       return [{ ...base, ...withXattrs, type: 'symlink', linkname: await readlink(abs) }];

@@ -3,8 +3,8 @@
 // checkout of the same files still hits the cache (BuildKit's contenthash idea).
 
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
-import { lstat, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, open, readlink } from 'node:fs/promises';
 import { BuilderError } from '../errors.js';
 import { goClean } from './go-path.js';
 import { IgnorePattern, PatternMatcher } from './ignore-patterns.js';
@@ -207,10 +207,12 @@ async function hashFiles(
   }
   let next = 0;
   const worker = async () => {
+    // One read buffer per worker, reused for every file (hash.update copies what it is given).
+    const buf = Buffer.allocUnsafeSlow(HASH_CHUNK);
     while (next < todo.length) {
       const f = todo[next++] as SelectedEntry;
       options.signal?.throwIfAborted();
-      const sha256 = await hashFile(f.abs);
+      const sha256 = await hashFile(f.abs, buf);
       out.set(f.abs, sha256);
       options.memo?.set(memoKey(f.stat), {
         size: f.stat.size,
@@ -224,8 +226,20 @@ async function hashFiles(
   return out;
 }
 
-async function hashFile(path: string): Promise<string> {
+const HASH_CHUNK = 1 << 20;
+
+/** sha256 of a file, read into `buf` (no allocation per file or per read). */
+async function hashFile(path: string, buf: Buffer): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const fh = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return h.digest('hex');
 }

@@ -1,7 +1,8 @@
 // Which snapshotter works under a given root: tries a real overlay mount there (the upper
 // dir must live on the root's filesystem, and overlay refuses some, e.g. overlay itself).
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { sysAvailable, sysUnavailableReason } from '../sys/index.js';
 import { CopySnapshotter } from './copy-snapshotter.js';
@@ -62,8 +63,44 @@ async function tryOverlay(root: string): Promise<void> {
 }
 
 /**
- * Picks the snapshotter for `root`: overlay when a test mount under root works, else the
- * copy fallback, with the reason. `prefer: 'copy'` skips the probe.
+ * A successful probe is remembered in `root/overlay-probe.json` for the same kernel and the same
+ * filesystem (device) under root: the probe mounts and unmounts an overlay, and unmounting an
+ * overlay syncs its upper filesystem, which on a busy disk made every build, even a fully
+ * cached one, wait ~0.1-0.2 s. A failure is never remembered (it is probed again next time).
+ */
+const PROBE_MEMO = 'overlay-probe.json';
+
+async function probeKey(root: string): Promise<string | undefined> {
+  const st = await stat(root).catch(() => undefined);
+  return st ? `${release()} dev=${st.dev}` : undefined;
+}
+
+async function rememberedOverlay(root: string): Promise<boolean> {
+  const key = await probeKey(root);
+  if (key === undefined) return false;
+  const text = await readFile(join(root, PROBE_MEMO), 'utf8').catch(() => '');
+  try {
+    return (JSON.parse(text) as { overlay?: string }).overlay === key;
+  } catch {
+    return false;
+  }
+}
+
+async function rememberOverlay(root: string): Promise<void> {
+  const key = await probeKey(root);
+  if (key === undefined) return;
+  const tmp = join(root, `${PROBE_MEMO}.${process.pid}.tmp`);
+  try {
+    await writeFile(tmp, `${JSON.stringify({ overlay: key })}\n`);
+    await rename(tmp, join(root, PROBE_MEMO));
+  } catch {
+    await rm(tmp, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Picks the snapshotter for `root`: overlay when a test mount under root works (or worked before,
+ * see PROBE_MEMO), else the copy fallback, with the reason. `prefer: 'copy'` skips the probe.
  */
 export async function probeSnapshotter(
   root: string,
@@ -73,7 +110,10 @@ export async function probeSnapshotter(
     return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason: 'copy snapshotter requested' };
   }
   try {
-    await tryOverlay(root);
+    if (!(await rememberedOverlay(root))) {
+      await tryOverlay(root);
+      await rememberOverlay(root);
+    }
     return { kind: 'overlay', snapshotter: new OverlaySnapshotter(root) };
   } catch (err) {
     const reason = `overlayfs unusable under ${root}: ${(err as Error).message}`;

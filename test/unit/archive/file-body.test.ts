@@ -1,0 +1,66 @@
+// readFileBody: a file's bytes for a tar body, in chunks sized to the file, and the writer
+// still told when the file changed size after it was stat'ed.
+
+import assert from 'node:assert/strict';
+import { appendFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readFileBody } from '../../../src/archive/file-body.js';
+import { generateTar } from '../../../src/archive/tar-writer.js';
+import { isBuilderError } from '../../../src/errors.js';
+import { makeTempDir } from '../../helpers/tmp-dir.js';
+
+async function chunksOf(path: string, size: number, maxChunk?: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of readFileBody(path, size, maxChunk)) out.push(Buffer.from(c));
+  return out;
+}
+
+test('a small file is one chunk of exactly its size; a large one comes in maxChunk pieces', async (t) => {
+  const dir = await makeTempDir();
+  t.after(() => dir.cleanup());
+  const small = Buffer.from('x'.repeat(20 * 1024));
+  await writeFile(join(dir.path, 'small'), small);
+  const one = await chunksOf(join(dir.path, 'small'), small.length);
+  assert.equal(one.length, 1);
+  assert.equal(one[0]?.length, small.length);
+  assert.deepEqual(Buffer.concat(one), small);
+
+  const large = Buffer.alloc(10_000, 7);
+  await writeFile(join(dir.path, 'large'), large);
+  const parts = await chunksOf(join(dir.path, 'large'), large.length, 4096);
+  assert.deepEqual(
+    parts.map((p) => p.length),
+    [4096, 4096, 1808],
+  );
+  assert.deepEqual(Buffer.concat(parts), large);
+
+  await writeFile(join(dir.path, 'empty'), '');
+  assert.deepEqual(await chunksOf(join(dir.path, 'empty'), 0), []);
+});
+
+test('a file that grew or shrank after its stat makes the tar writer refuse it', async (t) => {
+  const dir = await makeTempDir();
+  t.after(() => dir.cleanup());
+  const path = join(dir.path, 'f');
+  await writeFile(path, 'hello');
+  await appendFile(path, ', world'); // 12 bytes now; the entry says 5
+  const grown = await chunksOf(path, 5);
+  assert.equal(
+    Buffer.concat(grown).toString(),
+    'hello,',
+    'one byte past the size is yielded, for the writer to see',
+  );
+  for (const size of [5, 20]) {
+    if (size === 20) await truncate(path, 3);
+    const entry = { path: 'f', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size };
+    await assert.rejects(
+      async () => {
+        for await (const _ of generateTar([{ ...entry, open: () => readFileBody(path, size) }])) {
+          // drain
+        }
+      },
+      (err: unknown) => isBuilderError(err) && err.code === 'EPRECONDITION',
+    );
+  }
+});
