@@ -658,7 +658,7 @@ class Build {
     const chmod = i.chmod === undefined ? undefined : parseChmod(i.chmod);
     const paths = i.sources.flatMap((s) => ('path' in s ? [s.path] : []));
     const heredocs = i.sources.flatMap((s) => ('heredoc' in s ? [s.heredoc] : []));
-    const urls = i.kind === 'add' ? paths.filter((s) => /^https?:\/\//.test(s)) : [];
+    const urls = paths.filter((s) => /^https?:\/\//.test(s));
     const localPaths = paths.filter((s) => !urls.includes(s));
     if (i.kind === 'copy' && urls.length > 0) {
       throw new BuilderError('EINVAL', "source can't be a URL for COPY", {

@@ -189,4 +189,44 @@ RUN echo about to fail >&2 && exit 3
       assert.equal(rec.kind, 'committed', `active snapshot ${rec.name} left behind`);
     }
   });
+
+  test('RUN --mount binds the context and other stages read-only, tmpfs leaves nothing, --network=none isolates', async (t) => {
+    if (skipIf(t, reason)) return;
+    await env.write({ 'mounted/data.txt': 'from the context\n' });
+    const r = await env.build(`${BASE}
+FROM base AS other
+RUN mkdir -p /made && echo from a stage > /made/it.txt
+FROM base
+RUN --mount=type=bind,source=mounted,target=/ctx cat /ctx/data.txt > /seen-context && (touch /ctx/x 2>/dev/null && echo rw || echo ro) > /ctx-mode
+RUN --mount=type=bind,from=other,source=/made,target=/stage cat /stage/it.txt > /seen-stage
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo temp > /scratch/t && cat /scratch/t > /seen-tmpfs'
+RUN --network=none sh -c 'ls /sys/class/net > /nets'
+`);
+    const dir = join(env.root, 'flat-mounts');
+    await exportRootfs(env.store.content, r.image, dir);
+    assert.equal(await readFile(join(dir, 'seen-context'), 'utf8'), 'from the context\n');
+    assert.equal(await readFile(join(dir, 'ctx-mode'), 'utf8'), 'ro\n');
+    assert.equal(await readFile(join(dir, 'seen-stage'), 'utf8'), 'from a stage\n');
+    assert.equal(await readFile(join(dir, 'seen-tmpfs'), 'utf8'), 'temp\n');
+    assert.equal((await readFile(join(dir, 'nets'), 'utf8')).trim(), 'lo');
+    for (const gone of ['ctx', 'stage', 'scratch/t', 'made']) {
+      await assert.rejects(stat(join(dir, gone)), /ENOENT/, `${gone} must not be in the image`);
+    }
+  });
+
+  test('independent stages build at the same time', async (t) => {
+    if (skipIf(t, reason)) return;
+    const started = Date.now();
+    await env.build(`${BASE}
+FROM base AS a
+RUN sleep 2 && echo a > /a
+FROM base AS b
+RUN sleep 2 && echo b > /b
+FROM base
+COPY --from=a /a /a
+COPY --from=b /b /b
+`);
+    const took = Date.now() - started;
+    assert.ok(took < 3900, `two 2 s stages took ${took} ms: they ran one after the other`);
+  });
 });

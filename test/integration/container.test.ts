@@ -3,7 +3,8 @@
 // detached containers that can be listed, read and stopped, and nothing left mounted.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,5 +126,29 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
     assert.equal(removed.code, 0, removed.stderr);
     assert.doesNotMatch((await strata('ps', '-a')).stdout, /web/);
     assert.deepEqual(mountsBelow(root), []);
+  });
+
+  test('-t gives the process a terminal; -i feeds it stdin', async (t) => {
+    if (skipIf(t, reason)) return;
+    if (!existsSync('/usr/bin/script')) {
+      skipIf(t, 'no script(1) (util-linux) to provide a terminal');
+      return;
+    }
+    // script(1) gives strata a controlling terminal, as a user's shell would.
+    const { stdout } = await exec(
+      '/usr/bin/script',
+      ['-qec', `${process.execPath} ${CLI} run --rm -t box:1 tty`, '/dev/null'],
+      { env, timeout: 60_000 },
+    );
+    assert.match(stdout, /\/dev\/pts\/\d+/);
+    const piped = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'run', '--rm', '-i', 'box:1', 'tr a-z A-Z'], { env });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.on('error', reject);
+      child.on('close', () => resolve(out));
+      child.stdin.end('shout\n');
+    });
+    assert.equal(piped, 'SHOUT\n');
   });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findExecutable } from '../../src/runtime/probe.js';
 import { repoRoot } from '../helpers/conformance.js';
+import { registryMissing, startRegistry } from '../helpers/registry-server.js';
 import { mountsBelow, runtimeOrReason, skipIf } from './prereqs.js';
 
 const exec = promisify(execFile);
@@ -87,5 +88,30 @@ describe('the seed: Flask on Debian', { concurrency: false }, () => {
     const history = (await strata('history', 'webapp-rockets')).stdout;
     assert.match(history, /RUN \/bin\/sh -c apt-get update/);
     assert.deepEqual(mountsBelow(root), []);
+
+    // The seed ends with a push: to a local registry as user/webapp-rockets:1.0, and back
+    // into an empty store.
+    const missing = registryMissing();
+    if (missing) {
+      console.warn(`SKIP push/pull part of the seed: ${missing}`);
+      return;
+    }
+    const registry = await startRegistry('none');
+    try {
+      const name = `${registry.host}/user/webapp-rockets:1.0`;
+      await strata('tag', 'webapp-rockets', name);
+      const pushed = await strata('push', name);
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1];
+      assert.ok(digest, pushed.stdout);
+      const emptyStore = { ...env, STRATA_ROOT: join(root, 'empty-store') };
+      const pulled = await exec(process.execPath, [CLI, 'pull', name], { env: emptyStore, timeout: 600_000 });
+      assert.match(pulled.stdout, new RegExp(`Digest: ${digest}`));
+      const inspected = JSON.parse(
+        (await exec(process.execPath, [CLI, 'inspect', name], { env: emptyStore })).stdout,
+      )[0];
+      assert.deepEqual(inspected.RootFS.Layers, after_.RootFS.Layers);
+    } finally {
+      await registry.stop();
+    }
   });
 });
