@@ -3,7 +3,7 @@
 // checkout of the same files still hits the cache (BuildKit's contenthash idea).
 
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { BuilderError } from '../errors.js';
 import { goClean } from './go-path.js';
@@ -212,7 +212,7 @@ async function hashFiles(
     while (next < todo.length) {
       const f = todo[next++] as SelectedEntry;
       options.signal?.throwIfAborted();
-      const sha256 = await hashFile(f.abs, buf);
+      const sha256 = await hashFile(f.abs, buf, f.stat.size);
       out.set(f.abs, sha256);
       options.memo?.set(memoKey(f.stat), {
         size: f.stat.size,
@@ -228,9 +228,28 @@ async function hashFiles(
 
 const HASH_CHUNK = 1 << 20;
 
+/**
+ * Files up to this size are read synchronously: a few µs of syscalls from the page cache against
+ * ~50 µs of thread-pool round trip per awaited open/read/close (5,000 files: ~0.6 s awaited).
+ */
+const SYNC_MAX = 256 * 1024;
+
 /** sha256 of a file, read into `buf` (no allocation per file or per read). */
-async function hashFile(path: string, buf: Buffer): Promise<string> {
+async function hashFile(path: string, buf: Buffer, size: number): Promise<string> {
   const h = createHash('sha256');
+  if (size <= SYNC_MAX) {
+    const fd = openSync(path, 'r');
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return h.digest('hex');
+  }
   const fh = await open(path, 'r');
   try {
     for (;;) {

@@ -1,0 +1,104 @@
+// Strata: the CLI as a user runs it (`node dist/src/cli/main.js`), one store per workload.
+// Cold = a fresh store ($STRATA_ROOT) holding only the base images, built there untimed.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Cmd, capture, must, removeTree } from '../lib/proc.js';
+import type { BaseSpec, ImageSize, Tool } from './types.js';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const strataCli = join(repoRoot, 'dist/src/cli/main.js');
+
+export class StrataTool implements Tool {
+  private workDir = '';
+  private version = '';
+  private pushFlags: string[] | undefined;
+
+  /** `cli`: the main.js to run (another checkout's for the baseline). */
+  constructor(
+    readonly name: 'strata' | 'baseline' = 'strata',
+    private readonly cliPath: string = strataCli,
+    /** Extra `strata build` flags for the timed builds (e.g. `--compression=zstd`), for what-ifs. */
+    private readonly buildArgs: string[] = [],
+  ) {}
+
+  private root(workload: string): string {
+    return join(this.workDir, this.name, workload);
+  }
+
+  cli(workload: string, args: string[]): Cmd {
+    return {
+      file: process.execPath,
+      args: [this.cliPath, ...args],
+      env: { ...process.env, STRATA_ROOT: this.root(workload) },
+    };
+  }
+
+  describe(): string {
+    const where = this.name === 'baseline' ? ` from ${this.cliPath}` : '';
+    const extra = this.buildArgs.length > 0 ? `, timed builds with \`${this.buildArgs.join(' ')}\`` : '';
+    return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: default (runc over overlayfs), layers gzip level 6 at build time`;
+  }
+
+  async setup(workDir: string): Promise<void> {
+    this.workDir = workDir;
+    const v = await capture({ file: process.execPath, args: [this.cliPath, '--version'] });
+    if (!v.ok) throw new Error(`strata --version failed (is dist/ built?): ${v.text.trim()}`);
+    this.version = v.text.trim();
+  }
+
+  async fresh(workload: string, bases: BaseSpec[], log: string): Promise<void> {
+    await removeTree(this.root(workload));
+    for (const b of bases) {
+      await must(this.cli(workload, ['build', '-q', '-t', b.name, b.contextDir]), {
+        log,
+        timeoutMs: 600_000,
+      });
+    }
+  }
+
+  build(workload: string, contextDir: string, tag: string): Cmd {
+    return this.cli(workload, ['build', '--progress', 'plain', ...this.buildArgs, '-t', tag, contextDir]);
+  }
+
+  async size(workload: string, tag: string): Promise<ImageSize> {
+    const r = await capture(this.cli(workload, ['inspect', tag]));
+    if (!r.ok) return {};
+    const [info] = JSON.parse(r.text) as { Size?: number; Descriptor?: { digest: string } }[];
+    const out: ImageSize = {};
+    if (typeof info?.Size === 'number') out.uncompressed = info.Size;
+    const digest = info?.Descriptor?.digest;
+    if (digest) {
+      const blob = join(this.root(workload), 'content/blobs', ...digest.split(':'));
+      const manifest = JSON.parse(await readFile(blob, 'utf8').catch(() => '{}')) as {
+        layers?: { size: number }[];
+      };
+      if (manifest.layers) out.compressed = manifest.layers.reduce((n, l) => n + l.size, 0);
+    }
+    return out;
+  }
+
+  async pushSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const help = await capture({ file: process.execPath, args: [this.cliPath, 'push', '--help'] });
+    if (!help.ok) {
+      return { ok: false, reason: `strata push is not available yet (${help.text.trim().split('\n')[0]})` };
+    }
+    // A plain-HTTP registry on 127.0.0.1: pass whichever flag this version has, if any.
+    this.pushFlags = /--tls-verify/.test(help.text)
+      ? ['--tls-verify=false']
+      : /--insecure\b/.test(help.text)
+        ? ['--insecure']
+        : [];
+    return { ok: true };
+  }
+
+  async preparePush(workload: string, tag: string, remote: string, log: string): Promise<Cmd> {
+    await must(this.cli(workload, ['tag', tag, remote]), { log });
+    return this.cli(workload, ['push', ...(this.pushFlags ?? []), remote]);
+  }
+
+  async teardown(): Promise<void> {
+    if (this.workDir) await removeTree(join(this.workDir, this.name));
+  }
+}
