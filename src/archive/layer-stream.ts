@@ -8,7 +8,9 @@
 // Z_DEFAULT_COMPRESSION is 6 too. We pass 6 explicitly rather than -1 so the choice cannot
 // drift with a zlib update. Output is deterministic for a given input, level and zlib build
 // (gzip header mtime 0, no file name), but it is not byte-identical to Go's encoder: identical
-// layers from BuildKit and from us share a diffID, not a digest.
+// layers from BuildKit and from us share a diffID, not a digest. gzip is written as 1 MiB
+// members compressed in parallel on the thread pool (parallel-gzip.ts): one stream to every
+// reader, and on two cores about twice as fast as one zlib stream.
 //
 // zstd level: 3 by default. BuildKit (util/compression/zstd.go) uses klauspost/compress's
 // SpeedDefault unless compression-level is given, which that library equates with zstd level 3,
@@ -29,9 +31,10 @@ import {
   type Writable,
 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { BuilderError } from '../errors.js';
 import { bzip2Decompress } from './bzip2-codec.js';
+import { ParallelGzip } from './parallel-gzip.js';
 import { xzDecompress } from './xz-codec.js';
 import { createZstdCompressor, DEFAULT_ZSTD_LEVEL, zstdDecompress } from './zstd-codec.js';
 
@@ -109,7 +112,7 @@ export async function compressLayer(
     compression === 'zstd'
       ? await createZstdCompressor(level)
       : compression === 'gzip'
-        ? createGzip({ level, chunkSize: 64 * 1024, flush: zlibConstants.Z_NO_FLUSH })
+        ? new ParallelGzip(level)
         : undefined;
   const source = tar instanceof Readable ? tar : Readable.from(tar, { objectMode: false });
   const uncompressed = new DigestTap();
