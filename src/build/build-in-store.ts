@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
 import { writeLayer } from '../image/write-layer.js';
-import { parsePlatform, pullImage } from '../registry/pull.js';
 import type { Registries } from '../registry/registries.js';
 import { probeSnapshotter } from '../snapshot/probe.js';
 import type { Store } from '../store/store.js';
@@ -17,8 +16,12 @@ import type { RunExecutor } from './steps/run.js';
 export interface StoreBuildOptions
   extends Omit<BuildOptions, 'store' | 'snapshotter' | 'writeLayer' | 'runExecutor'> {
   isolation?: Isolation;
-  /** Pull base images missing from the store through these; without them a missing base is an error. */
-  registries?: Registries;
+  /**
+   * Pull base images missing from the store through these; without them a missing base is an
+   * error. A function is called only when a pull is needed (the registry client is not loaded
+   * on a build that needs none).
+   */
+  registries?: Registries | (() => Promise<Registries>);
   /** `build --pull`: check the registry for every base image, even one already in the store. */
   pull?: boolean;
 }
@@ -51,15 +54,19 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
   const buildStore = buildStoreOf(store);
   let resolveMissingBase = options.resolveMissingBase;
   if (registries !== undefined) {
-    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
     const pulls = new Map<string, Promise<unknown>>();
+    const pull = async (ref: string) => {
+      const { parsePlatform, pullImage } = await import('../registry/pull.js');
+      const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+      return pullImage(store, ref, typeof registries === 'function' ? await registries() : registries, {
+        ...(platform === undefined ? {} : { platform }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    };
     const pullBase = (ref: string) => {
       let p = pulls.get(ref);
       if (p === undefined) {
-        p = pullImage(store, ref, registries, {
-          ...(platform === undefined ? {} : { platform }),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        });
+        p = pull(ref);
         pulls.set(ref, p);
       }
       return p;

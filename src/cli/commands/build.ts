@@ -9,10 +9,10 @@ import { extractLayer } from '../../archive/extract.js';
 import { decompressLayer, detectCompression } from '../../archive/layer-stream.js';
 import { buildInStore } from '../../build/build-in-store.js';
 import { BuilderError } from '../../errors.js';
+import type { Registries } from '../../registry/registries.js';
 import { optBool, optList, optString } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { readAll } from '../input.js';
-import { registriesFromEnv } from '../registry-env.js';
 import { createProgressRenderer, type ProgressMode } from '../render/progress.js';
 import { openCliStore } from '../store-root.js';
 
@@ -207,8 +207,16 @@ export async function run(ctx: CommandContext): Promise<number> {
       throw new BuilderError('EINVAL', '--push needs a name to push to', {
         hint: 'Add -t REGISTRY/NAME[:TAG].',
       });
-    const registries = registriesFromEnv(ctx.env);
-    cleanupRegistries = () => registries.close();
+    // The registry client loads only when a base must be pulled or the image pushed.
+    let registryClient: Promise<Registries> | undefined;
+    const registries = () => {
+      registryClient ??= import('../registry-env.js').then(({ registriesFromEnv }) => {
+        const r = registriesFromEnv(ctx.env);
+        cleanupRegistries = () => r.close();
+        return r;
+      });
+      return registryClient;
+    };
     const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
     let result: Awaited<ReturnType<typeof buildInStore>>;
     try {
@@ -256,7 +264,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         const ref = parseReference(t);
         const out = { stdout: ctx.stderr, signal: ctx.signal };
         if (!quiet) ctx.stderr.write(`The push refers to repository [${ref.name}]\n`);
-        const pushed = await pushWithProgress(out, store, registries, ref, quiet);
+        const pushed = await pushWithProgress(out, store, await registries(), ref, quiet);
         ctx.stderr.write(`${pushLine(pushed)}\n`);
       }
     }
