@@ -144,6 +144,7 @@ export function table(r: Results, options: { baseline?: boolean } = {}): string 
     '',
   );
   const st = Object.entries(r.startup)
+    .filter(([k]) => withBaseline || !k.startsWith('baseline'))
     .map(
       ([k, v]) =>
         `${k} ${v.medianMs === undefined ? `failed${v.error ? ` (${v.error})` : ''}` : `${Math.round(v.medianMs)} ms`}`,
@@ -158,11 +159,11 @@ export function table(r: Results, options: { baseline?: boolean } = {}): string 
     const fmt = (s: ImageSize | undefined) =>
       s === undefined
         ? '—'
-        : `${mb(s.uncompressed)}${s.compressed === undefined ? '' : ` / ${mb(s.compressed)} gz`}`;
+        : `${mb(s.uncompressed)}${s.compressed === undefined ? '' : ` / ${mb(s.compressed)}`}`;
     sizeRows.push(`| ${w} | ${fmt(bySize.strata)} | ${fmt(bySize.buildkit)} | ${fmt(bySize.buildah)} |`);
   }
   lines.push(
-    'Image size (uncompressed / compressed where known; buildah rounds):',
+    'Image size: uncompressed / the layers as stored or pushed (gzip unless the run says otherwise; docker and buildah: as pushed, bigctx only; buildah rounds):',
     '',
     sizeRows.join('\n'),
     '',

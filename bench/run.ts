@@ -356,12 +356,13 @@ async function main(): Promise<number> {
   const md = markdown(results);
   await writeFile(join(dir, `${stem}.md`), md);
   await writeFile(join(dir, `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(dir, 'latest.md'), md);
+  // A what-if (extra Strata flags) is kept beside the others but does not become `latest`.
+  if (o.strataBuildArgs.length === 0) await writeFile(join(dir, 'latest.md'), md);
   const complete =
     !o.quick && o.only.length === WORKLOADS.length && o.tools.length === 3 && o.strataBuildArgs.length === 0;
   if (o.readme && complete) await updateReadme(results, stem);
   process.stdout.write(
-    `\n${table(results)}\nwrote bench/results/${stem}.md and .json, bench/results/latest.md\n`,
+    `\n${table(results)}\nwrote bench/results/${stem}.md and .json${o.strataBuildArgs.length === 0 ? ', bench/results/latest.md' : ''}\n`,
   );
   return 0;
 }
