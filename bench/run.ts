@@ -20,10 +20,10 @@ import {
   capture,
   errorLine,
   haveTime,
-  killRunning,
   removeTree,
   runCleanups,
   runCmd,
+  stopSpawning,
 } from './lib/proc.js';
 import { markdown, median, type Phase, type Results, type Sample, table } from './report.js';
 import { makeWorkloads, WORKLOADS, type Workload, type WorkloadName } from './workloads.js';
@@ -111,7 +111,7 @@ async function main(): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     say(`${sig}: stopping what the bench started`);
-    killRunning();
+    stopSpawning();
     runCleanups().finally(() => process.exit(130));
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -346,6 +346,8 @@ async function main(): Promise<number> {
   results.load.end = loadavg();
   results.load.median = median(loads) ?? 0;
   results.load.max = Math.max(0, ...loads);
+
+  if (interrupted) return 130; // the signal handler cleans up and exits; no partial results
 
   // Write the results.
   const dir = join(repoRoot, 'bench', 'results');

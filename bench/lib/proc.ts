@@ -29,6 +29,13 @@ const TIME = '/usr/bin/time';
 export const haveTime = existsSync(TIME);
 
 const running = new Set<ChildProcess>();
+let stopped = false;
+
+/** After Ctrl-C: no new command starts (runCmd and capture fail at once), and in-flight ones are killed. */
+export function stopSpawning(): void {
+  stopped = true;
+  killRunning();
+}
 
 /** Kills the processes of an in-flight command (its process group). */
 export function killRunning(): void {
@@ -55,6 +62,7 @@ export async function runCmd(
   cmd: Cmd,
   options: { log?: string; timeoutMs?: number; measureRss?: boolean; input?: string } = {},
 ): Promise<Timed> {
+  if (stopped) return { ok: false, ms: 0, code: null, tail: 'interrupted' };
   const rssFile = options.measureRss && haveTime ? `${options.log ?? '/tmp/strata-bench'}.rss` : undefined;
   const file = rssFile ? TIME : cmd.file;
   const args = rssFile ? ['-f', '%M', '-o', rssFile, cmd.file, ...cmd.args] : cmd.args;
@@ -116,6 +124,7 @@ export async function must(cmd: Cmd, options: { log?: string; timeoutMs?: number
 
 /** stdout of a quick command ('' when it fails). */
 export async function capture(cmd: Cmd, timeoutMs = 30_000): Promise<{ ok: boolean; text: string }> {
+  if (stopped && cmd.file !== 'umount') return { ok: false, text: 'interrupted' };
   const child = spawn(cmd.file, cmd.args, { env: cmd.env ?? process.env, cwd: cmd.cwd, stdio: 'pipe' });
   let text = '';
   child.stdout.on('data', (c: Buffer) => {
@@ -165,7 +174,15 @@ export function atCleanup(name: string, fn: CleanupFn): () => void {
   };
 }
 
-export async function runCleanups(): Promise<void> {
+let cleaning: Promise<void> | undefined;
+
+/** Runs the cleanups; a second caller (the signal handler and main's end) waits for the same run. */
+export function runCleanups(): Promise<void> {
+  cleaning ??= drainCleanups();
+  return cleaning;
+}
+
+async function drainCleanups(): Promise<void> {
   while (cleanups.length > 0) {
     const { name, fn } = cleanups.pop() as { name: string; fn: CleanupFn };
     try {
