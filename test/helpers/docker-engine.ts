@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
 import { findExecutable } from '../../src/runtime/index.js';
 import { sysAvailable, unmountTree } from '../../src/sys/index.js';
+import { skipIf } from '../integration/prereqs.js';
 
 export interface DockerResult {
   stdout: Buffer;
@@ -257,8 +258,7 @@ export async function startDockerEngine(): Promise<DockerEngine | string> {
 
 /** A loud skip: the reason goes to stderr and into the test report. */
 export function skipWithReason(t: TestContext, reason: string): void {
-  console.warn(`SKIP ${t.name}: ${reason}`);
-  t.skip(reason);
+  skipIf(t, reason);
 }
 
 export interface EngineHandle {

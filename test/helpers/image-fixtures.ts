@@ -11,6 +11,7 @@ import { writeLayer } from '../../src/image/write-layer.js';
 import type { Descriptor, ImageConfig } from '../../src/oci/types.js';
 import type { StoredImage } from '../../src/store/image-store.js';
 import { Store } from '../../src/store/store.js';
+import { skipIf } from '../integration/prereqs.js';
 import { makeTempDir } from './tmp-dir.js';
 
 export interface TempStore {
@@ -153,11 +154,7 @@ export function toolMissing(tool: string, args: string[] = ['--version']): strin
 export function skipWithoutTools(t: TestContext, ...tools: string[]): boolean {
   for (const tool of tools) {
     const reason = toolMissing(tool);
-    if (reason !== undefined) {
-      console.warn(`SKIP ${t.name}: ${reason}`);
-      t.skip(reason);
-      return true;
-    }
+    if (skipIf(t, reason)) return true;
   }
   return false;
 }

@@ -29,6 +29,7 @@ import { archiveFiles, jsonFile, validateArchiveDocuments } from '../helpers/arc
 import { repoRoot } from '../helpers/conformance.js';
 import { skipWithoutTools } from '../helpers/image-fixtures.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
+import { skipIf } from './prereqs.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -58,10 +59,7 @@ function prerequisites(t: TestContext): boolean {
     assert.fail(`the built CLI is missing (${CLI}): run npm run build first`);
   }
   if (process.getuid?.() !== 0) {
-    const reason = 'not root: umoci unpack and chown need root';
-    console.warn(`SKIP ${t.name}: ${reason}`);
-    t.skip(reason);
-    return true;
+    return skipIf(t, 'not root: umoci unpack and chown need root');
   }
   return false;
 }

@@ -17,6 +17,7 @@ import type { Store } from '../../src/store/store.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { addLayer, configFor, type TempStore, tmpStore } from '../helpers/image-fixtures.js';
 import { registryMissing, startRegistry, type TestRegistry } from '../helpers/registry-server.js';
+import { skipIf } from './prereqs.js';
 
 const missing = registryMissing();
 const CHUNK = 64 * 1024;
@@ -82,7 +83,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('500 (manifest) and 503 (blob), then success: the pull retries and completes', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.injected.length = 0;
     proxy.rules.push(
@@ -103,7 +104,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('429 with Retry-After: the push waits as asked, then succeeds', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.injected.length = 0;
     proxy.rules.push({
@@ -128,7 +129,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('429 asking to wait longer than allowed is reported at once, clearly', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.rules.push({
       method: 'GET',
@@ -153,7 +154,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('a connection reset in the middle of a chunked upload: the session starts again and succeeds', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.injected.length = 0;
     proxy.rules.push(
@@ -181,7 +182,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('a blob cut short once is downloaded again; nothing partial is kept', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.injected.length = 0;
     const big = pulled.image.manifest.layers[1]!;
@@ -204,7 +205,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('a blob always cut short fails clearly after the retries, leaving the store clean', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     const big = pulled.image.manifest.layers[1]!;
     proxy.rules.push({
@@ -229,7 +230,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('a blob with a wrong digest is refused (EDIGEST) and never stored', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     const layer = pulled.image.manifest.layers[0]!;
     proxy.rules.push({
@@ -255,7 +256,7 @@ describe('registry faults through a proxy', { concurrency: false }, () => {
   });
 
   test('a manifest whose bytes do not match Docker-Content-Digest is refused', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     proxy.rules.length = 0;
     proxy.rules.push({ method: 'GET', path: /\/manifests\/1$/, fault: { kind: 'corrupt' }, times: 100 });
     const target = await fresh();
