@@ -35,3 +35,26 @@ test('an empty input is one valid empty member; a tiny one is one member', async
   const tiny = await compress(Buffer.from('x'), 1 << 20);
   assert.equal(gunzipSync(tiny).toString(), 'x');
 });
+
+test('incompressible blocks are stored, compressible ones deflated; sizes stay honest', async () => {
+  const block = 1 << 20;
+  const random = randomBytes(block);
+  const text = Buffer.from('layer digest build cache store '.repeat(Math.ceil(block / 31))).subarray(
+    0,
+    block,
+  );
+  // A block that starts random and is mostly text must still be compressed.
+  const mixed = Buffer.concat([randomBytes(64 * 1024), text.subarray(0, block - 64 * 1024)]);
+  for (const [name, input, stored] of [
+    ['random', random, true],
+    ['text', text, false],
+    ['mixed', mixed, false],
+  ] as const) {
+    const out = await compress(input, block);
+    assert.ok(gunzipSync(out).equals(input), name);
+    // XFL (header byte 8) is 4 when zlib wrote the member at its fastest levels (0-1), 0 at 6.
+    assert.equal(out[8] === 4, stored, `${name}: XFL ${out[8]}`);
+    if (stored) assert.ok(out.length < block + 200, `${name}: ${out.length} bytes, stored plus framing`);
+    else assert.ok(out.length < block / 2, `${name}: ${out.length} bytes, deflated`);
+  }
+});
