@@ -110,7 +110,7 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
     snapshotter: choice.snapshotter,
     writeLayer: async (tar: Readable, signal?: AbortSignal) => {
       const layer = await writeLayer(store.content, tar, {
-        compression: options.compression?.type ?? 'gzip',
+        compression: options.compression?.type ?? 'none',
         ...(options.compression?.level === undefined ? {} : { level: options.compression.level }),
         ...(signal ? { signal } : {}),
       });

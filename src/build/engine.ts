@@ -124,7 +124,8 @@ export interface BuildOptions {
   progress?: ProgressSink;
   signal?: AbortSignal;
   /**
-   * Compression of the layers the build writes (the default is writeLayer's: gzip, level 6).
+   * Compression of the layers the build writes (buildInStore's default: uncompressed, as docker
+   * and BuildKit keep layers; push compresses them).
    * When set, a cached layer stored with another compression is rewritten in this one (same
    * diffID) and the cache entry then points at the new blob; when unset, cached layers are
    * used as they are stored.

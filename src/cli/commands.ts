@@ -19,8 +19,9 @@ export const commands: CommandDef[] = [
       {
         long: 'compression',
         type: 'string',
-        description: 'Compression of the layers written: "gzip", "zstd" (OCI media types) or "uncompressed"',
-        defaultText: '"gzip"',
+        description:
+          'Compression of the layers stored: "uncompressed" (push compresses them, as docker does), "gzip" or "zstd" (OCI media types)',
+        defaultText: '"uncompressed"',
       },
       {
         long: 'compression-level',

@@ -9,12 +9,20 @@
 //    uploaded (transport/client: monolithic or chunked, the session repeated on failure).
 // 3. Manifests last, with their exact stored bytes and media type: the children by digest, then
 //    the top by tag. docker prints `<tag>: digest: sha256:… size: N`.
+//
+// Layers stored uncompressed (what a build writes by default) go up gzip-compressed, as docker
+// pushes them: image/compressed-layer.ts writes each one once and remembers it, and the
+// manifests that list them (and an index over those) are rewritten over the compressed
+// descriptors, so the pushed manifest digest differs from the local one while the image ID
+// (config digest) stays. A push by digest sends the stored bytes untouched: the digest names them.
 
 import type { Digest } from '../digest/digest.js';
 import { BuilderError } from '../errors.js';
+import { CompressedLayers, type CompressOptions } from '../image/compressed-layer.js';
 import { isForeignLayerMediaType, isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import { parseIndex, parseManifest } from '../oci/parse.js';
-import type { Descriptor, Manifest } from '../oci/types.js';
+import { descriptorOf, serializeIndex, serializeManifest } from '../oci/serialize.js';
+import type { Descriptor, Index, Manifest } from '../oci/types.js';
 import { parseReference, type Reference } from '../reference/reference.js';
 import type { Store } from '../store/store.js';
 import { BlobSources } from './blob-sources.js';
@@ -26,6 +34,11 @@ import type { Registries } from './registries.js';
 export interface PushOptions {
   onEvent?: (event: TransferEvent) => void;
   signal?: AbortSignal;
+  /**
+   * How layers stored uncompressed travel: compressed with these settings (default gzip, level
+   * 6), or 'none' to push them as stored.
+   */
+  layerCompression?: CompressOptions | 'none';
 }
 
 export interface PushedBlob {
@@ -58,6 +71,46 @@ interface PushPlan {
   children: Document[];
   top: Document;
   manifests: Manifest[];
+}
+
+/**
+ * The plan over the layers as they travel: each manifest whose layers `pushed` maps to another
+ * descriptor is rewritten (and so is the index over rewritten children).
+ */
+function rewritePlan(plan: PushPlan, pushed: ReadonlyMap<Digest, Descriptor>): PushPlan {
+  const rewrite = (doc: Document, manifest: Manifest): { doc: Document; manifest: Manifest } => {
+    if (!manifest.layers.some((l) => pushed.has(l.digest))) return { doc, manifest };
+    const next: Manifest = {
+      ...manifest,
+      layers: manifest.layers.map((l) => {
+        const p = pushed.get(l.digest);
+        return p === undefined ? l : { ...l, mediaType: p.mediaType, digest: p.digest, size: p.size };
+      }),
+    };
+    const bytes = serializeManifest(next);
+    return { doc: { descriptor: descriptorOf(bytes, doc.descriptor.mediaType), bytes }, manifest: next };
+  };
+  if (plan.children.length === 0) {
+    const top = rewrite(plan.top, plan.manifests[0] as Manifest);
+    return { children: [], top: top.doc, manifests: [top.manifest] };
+  }
+  const children = plan.children.map((c, i) => rewrite(c, plan.manifests[i] as Manifest));
+  if (children.every((c, i) => c.doc === plan.children[i])) return plan;
+  const index = parseIndex(plan.top.bytes);
+  const byDigest = new Map(plan.children.map((c, i) => [c.descriptor.digest, children[i]?.doc.descriptor]));
+  const nextIndex: Index = {
+    ...index,
+    manifests: index.manifests.map((m) => {
+      const d = byDigest.get(m.digest);
+      return d === undefined ? m : { ...m, digest: d.digest, size: d.size };
+    }),
+  };
+  const bytes = serializeIndex(nextIndex);
+  return {
+    children: children.map((c) => c.doc),
+    top: { descriptor: descriptorOf(bytes, plan.top.descriptor.mediaType), bytes },
+    manifests: children.map((c) => c.manifest),
+  };
 }
 
 async function planPush(store: Store, target: Descriptor): Promise<PushPlan> {
@@ -137,12 +190,15 @@ async function pushWith(
   const { signal } = options;
   const repo = ref.path;
   const emit = options.onEvent ?? (() => {});
-  const plan = await planPush(store, target);
+  const stored = await planPush(store, target);
+  // By digest, the bytes are the name: nothing is rewritten.
+  const compress = ref.digest === undefined ? (options.layerCompression ?? {}) : 'none';
+  const compressed = new CompressedLayers(store);
   const sources = new BlobSources(store.meta);
   const repository = `${ref.domain}/${repo}`;
 
   const blobs = new Map<Digest, { descriptor: Descriptor; kind: 'config' | 'layer' }>();
-  for (const m of plan.manifests) {
+  for (const m of stored.manifests) {
     if (!blobs.has(m.config.digest)) blobs.set(m.config.digest, { descriptor: m.config, kind: 'config' });
     for (const l of m.layers) {
       if (isForeignLayerMediaType(l.mediaType) && (l.urls?.length ?? 0) > 0) continue;
@@ -154,35 +210,60 @@ async function pushWith(
     emit({ kind: b.kind, digest: b.descriptor.digest, size: b.descriptor.size, status: 'preparing' });
 
   const { concurrency, monolithicMax, chunkSize } = registries.options;
-  const pushed = await mapLimit(list, concurrency, async ({ descriptor: d, kind }): Promise<PushedBlob> => {
-    const base = { kind, digest: d.digest, size: d.size };
-    if (await client.hasBlob(repo, d.digest, signal, true)) {
-      emit({ ...base, status: 'exists' });
+  // Uncompressed layer digest → the compressed descriptor that went up instead.
+  const travelled = new Map<Digest, Descriptor>();
+  const pushed = await mapLimit(
+    list,
+    concurrency,
+    async ({ descriptor: local, kind }): Promise<PushedBlob> => {
+      // Events keep the local digest (the ID the user saw while building); sizes are what moves.
+      const emitFor = (d: Descriptor, e: Omit<TransferEvent, 'kind' | 'digest' | 'size'>) =>
+        emit({ kind, digest: local.digest, size: d.size, ...e });
+      const exists = async (d: Descriptor): Promise<PushedBlob> => {
+        emitFor(d, { status: 'exists' });
+        await sources.add(d.digest, repository).catch(() => {});
+        return { kind, digest: d.digest, size: d.size, status: 'exists' };
+      };
+      let d = local;
+      if (compress !== 'none' && kind === 'layer' && CompressedLayers.needsCompression(local)) {
+        const opts = { ...compress, ...(signal ? { signal } : {}) };
+        // A layer compressed before and already in the registry is neither read nor compressed.
+        const known = await compressed.known(local, local.digest, opts);
+        if (known !== undefined && (await client.hasBlob(repo, known.digest, signal, true))) {
+          travelled.set(local.digest, known);
+          return exists(known);
+        }
+        emitFor(local, { status: 'waiting' });
+        d = await compressed.ensure(local, local.digest, opts);
+        travelled.set(local.digest, d);
+      }
+      const base = { kind, digest: d.digest, size: d.size };
+      if (await client.hasBlob(repo, d.digest, signal, true)) return exists(d);
+      emitFor(d, { status: 'waiting' });
+      const mountFrom = await sources.mountCandidates(d.digest, ref.domain, repo);
+      const blob = d;
+      const result = await client.uploadBlob(
+        repo,
+        blob,
+        () => store.content.open(blob.digest, signal ? { signal } : {}),
+        {
+          mountFrom,
+          monolithicMax,
+          chunkSize,
+          onProgress: (sent) => emitFor(blob, { status: 'pushing', current: sent }),
+          ...(signal ? { signal } : {}),
+        },
+      );
       await sources.add(d.digest, repository).catch(() => {});
-      return { ...base, status: 'exists' };
-    }
-    emit({ ...base, status: 'waiting' });
-    const mountFrom = await sources.mountCandidates(d.digest, ref.domain, repo);
-    const result = await client.uploadBlob(
-      repo,
-      d,
-      () => store.content.open(d.digest, signal ? { signal } : {}),
-      {
-        mountFrom,
-        monolithicMax,
-        chunkSize,
-        onProgress: (sent) => emit({ ...base, status: 'pushing', current: sent }),
-        ...(signal ? { signal } : {}),
-      },
-    );
-    await sources.add(d.digest, repository).catch(() => {});
-    if (result.status === 'mounted') {
-      emit({ ...base, status: 'mounted', from: result.from });
-      return { ...base, status: 'mounted', from: result.from };
-    }
-    emit({ ...base, status: 'pushed' });
-    return { ...base, status: 'pushed' };
-  });
+      if (result.status === 'mounted') {
+        emitFor(d, { status: 'mounted', from: result.from });
+        return { ...base, status: 'mounted', from: result.from };
+      }
+      emitFor(d, { status: 'pushed' });
+      return { ...base, status: 'pushed' };
+    },
+  );
+  const plan = travelled.size === 0 ? stored : rewritePlan(stored, travelled);
 
   for (const child of plan.children)
     await client.putManifest(repo, child.descriptor.digest, child.bytes, child.descriptor.mediaType, signal);

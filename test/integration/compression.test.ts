@@ -169,10 +169,10 @@ COPY z/two.txt /two.txt
       assert.equal(await readFile(join(root, 'one.txt'), 'utf8'), 'one\n'.repeat(10_000));
       assert.equal(await readFile(join(root, 'two.txt'), 'utf8'), 'two\n');
       assert.equal(await readFile(join(root, 'three.txt'), 'utf8'), 'three\n');
-      // Without --compression, the new layer is gzip; the base layers stay as they came.
+      // Without --compression, the new layer is stored uncompressed; the base layers stay as they came.
       assert.deepEqual(
         r.image.manifest.layers.map((l) => layerCompression(l.mediaType)),
-        ['zstd', 'zstd', 'gzip'],
+        ['zstd', 'zstd', 'none'],
       );
     } finally {
       await other.cleanup();
@@ -204,9 +204,17 @@ COPY z/two.txt /two.txt
     if (skipIf(t, reason)) return;
     await env.write({ 'c/a.txt': 'cached a\n'.repeat(1000), 'c/b.txt': 'cached b\n' });
     const dockerfile = 'FROM scratch\nCOPY c/a.txt /a.txt\nCOPY c/b.txt /b.txt\n';
-    const first = await env.build(dockerfile);
     const kinds = (img: BaseImage) => img.manifest.layers.map((l) => layerCompression(l.mediaType));
+    // The default stores layers uncompressed: their digests are their diffIDs.
+    const plain = await env.build(dockerfile);
+    assert.deepEqual(kinds(plain.image), ['none', 'none']);
+    assert.deepEqual(
+      plain.image.manifest.layers.map((l) => l.digest),
+      plain.image.config.rootfs.diff_ids,
+    );
+    const first = await env.build(dockerfile, { compression: { type: 'gzip' } });
     assert.deepEqual(kinds(first.image), ['gzip', 'gzip']);
+    assert.equal(first.image.id, plain.image.id, 'same config, so the same image ID');
 
     const zstd = await env.build(dockerfile, { compression: { type: 'zstd' } });
     assert.ok(

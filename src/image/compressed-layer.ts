@@ -1,0 +1,122 @@
+// Layers stay in the store as the build wrote them: uncompressed by default, as docker and
+// BuildKit keep theirs, so a build spends no CPU on compression and a changed COPY layer is
+// only tarred and hashed. An image leaves the machine compressed: push asks here for the gzip
+// blob of each uncompressed layer. It is written once into the content store and remembered
+// by diffID, so a second push (or a push to another registry) neither compresses again nor,
+// when the registry already has the blob, even reads the layer:
+//
+//   meta/v1/records/compressed-layers/<compression>-<level>-<diffID>.json → {digest, size}
+//
+// The record is a hint: GC may remove the compressed blob (no image references it), and it is
+// then written again; parallel gzip is deterministic, so it comes back with the same digest.
+
+import type { Digest } from '../digest/digest.js';
+import { isDigest } from '../digest/digest.js';
+import { BuilderError, DigestMismatchError } from '../errors.js';
+import {
+  isForeignLayerMediaType,
+  type LayerCompression,
+  layerCompression,
+  layerMediaType,
+} from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import type { FsRecordStore } from '../store/meta/record-store.js';
+import type { Store } from '../store/store.js';
+import { writeLayer } from './write-layer.js';
+
+export interface CompressOptions {
+  /** Default 'gzip' (what every registry and docker accept). */
+  compression?: Exclude<LayerCompression, 'none'>;
+  /** Default: the codec's (gzip 6, zstd 3). */
+  level?: number;
+  signal?: AbortSignal;
+}
+
+interface CompressedRecord {
+  digest: Digest;
+  size: number;
+}
+
+function validate(value: unknown): CompressedRecord {
+  const v = value as Partial<CompressedRecord> | null;
+  if (typeof v !== 'object' || v === null || !isDigest(v.digest) || !Number.isSafeInteger(v.size))
+    throw new BuilderError('EINVAL', 'a compressed-layer record needs a digest and a size');
+  return { digest: v.digest as Digest, size: v.size as number };
+}
+
+/** Remembered compressed forms of uncompressed layers (see the head of this file). */
+export class CompressedLayers {
+  readonly #records: FsRecordStore<CompressedRecord>;
+  readonly #writing = new Map<string, Promise<Descriptor>>();
+
+  constructor(private readonly store: Store) {
+    this.#records = store.meta.records('compressed-layers', validate);
+  }
+
+  /**
+   * Whether `layer` is stored uncompressed, i.e. is compressed for distribution. Its digest is
+   * then its diffID. Non-distributable layers keep their media type (and their bytes).
+   */
+  static needsCompression(layer: Descriptor): boolean {
+    return layerCompression(layer.mediaType) === 'none' && !isForeignLayerMediaType(layer.mediaType);
+  }
+
+  /**
+   * The compressed descriptor remembered for `layer` (its blob may be gone from the store), or
+   * undefined when it was never compressed with these settings.
+   */
+  async known(
+    layer: Descriptor,
+    diffId: Digest,
+    options: CompressOptions = {},
+  ): Promise<Descriptor | undefined> {
+    const rec = await this.#records.get(recordKey(diffId, options)).catch(() => undefined);
+    if (rec === undefined) return undefined;
+    return { mediaType: compressedMediaType(layer, options), digest: rec.value.digest, size: rec.value.size };
+  }
+
+  /** The compressed blob of `layer`, in the content store: found, or written now. */
+  async ensure(layer: Descriptor, diffId: Digest, options: CompressOptions = {}): Promise<Descriptor> {
+    const key = recordKey(diffId, options);
+    let pending = this.#writing.get(key);
+    if (pending === undefined) {
+      pending = this.#ensure(layer, diffId, options);
+      this.#writing.set(key, pending);
+      pending.finally(() => this.#writing.delete(key)).catch(() => {});
+    }
+    return pending;
+  }
+
+  async #ensure(layer: Descriptor, diffId: Digest, options: CompressOptions): Promise<Descriptor> {
+    const known = await this.known(layer, diffId, options);
+    if (known !== undefined && (await this.store.content.has(known.digest))) return known;
+    const { signal } = options;
+    const tar = await this.store.content.open(layer.digest, signal === undefined ? {} : { signal });
+    const written = await writeLayer(this.store.content, tar, {
+      compression: options.compression ?? 'gzip',
+      mediaTypes: family(layer),
+      ...(options.level === undefined ? {} : { level: options.level }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    // The stored tar is its own diffID; anything else means the blob under that name is not it.
+    if (written.diffId !== diffId)
+      throw new DigestMismatchError(diffId, written.diffId, `uncompressed layer ${layer.digest}`);
+    await this.#records
+      .put(recordKey(diffId, options), { digest: written.descriptor.digest, size: written.descriptor.size })
+      .catch(() => {}); // a lost hint only costs compressing again
+    return { ...written.descriptor, mediaType: compressedMediaType(layer, options) };
+  }
+}
+
+function recordKey(diffId: Digest, options: CompressOptions): string {
+  const compression = options.compression ?? 'gzip';
+  return `${compression}-${options.level ?? 'default'}-${diffId}`;
+}
+
+function family(layer: Descriptor): 'oci' | 'docker' {
+  return layer.mediaType.startsWith('application/vnd.docker.') ? 'docker' : 'oci';
+}
+
+function compressedMediaType(layer: Descriptor, options: CompressOptions): string {
+  return layerMediaType(options.compression ?? 'gzip', family(layer));
+}
