@@ -8,6 +8,9 @@ import { type Cmd, capture, must, removeTree } from '../lib/proc.js';
 import type { BaseSpec, ImageSize, Tool } from './types.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** Where the store remembers the compressed form of each uncompressed layer. */
+const COMPRESSED_RECORDS = 'meta/v1/records/compressed-layers';
+
 export const strataCli = join(repoRoot, 'dist/src/cli/main.js');
 
 export class StrataTool implements Tool {
@@ -38,7 +41,7 @@ export class StrataTool implements Tool {
   describe(): string {
     const where = this.name === 'baseline' ? ` from ${this.cliPath}` : '';
     const extra = this.buildArgs.length > 0 ? `, timed builds with \`${this.buildArgs.join(' ')}\`` : '';
-    return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: default (runc over overlayfs), layers gzip level 6 at build time`;
+    return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: default (runc over overlayfs), layers stored uncompressed, gzip level 6 at push (unless the build args say otherwise)`;
   }
 
   async setup(workDir: string): Promise<void> {
@@ -72,11 +75,30 @@ export class StrataTool implements Tool {
     if (digest) {
       const blob = join(this.root(workload), 'content/blobs', ...digest.split(':'));
       const manifest = JSON.parse(await readFile(blob, 'utf8').catch(() => '{}')) as {
-        layers?: { size: number }[];
+        layers?: { mediaType: string; digest: string; size: number }[];
       };
-      if (manifest.layers) out.compressed = manifest.layers.reduce((n, l) => n + l.size, 0);
+      if (manifest.layers) out.compressed = await this.pushedSize(workload, manifest.layers);
     }
     return out;
+  }
+
+  /** Bytes of the layers as pushed: a layer stored uncompressed counts its remembered gzip form. */
+  private async pushedSize(workload: string, layers: { mediaType: string; digest: string; size: number }[]) {
+    let total = 0;
+    for (const l of layers) {
+      const file = join(
+        this.root(workload),
+        COMPRESSED_RECORDS,
+        `gzip-default-${l.digest.replace(':', '%3A')}.json`,
+      );
+      const rec = l.mediaType.endsWith('.tar')
+        ? (JSON.parse(await readFile(file, 'utf8').catch(() => 'null')) as {
+            value?: { size: number };
+          } | null)
+        : null;
+      total += rec?.value?.size ?? l.size;
+    }
+    return total;
   }
 
   async pushSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -95,6 +117,9 @@ export class StrataTool implements Tool {
 
   async preparePush(workload: string, tag: string, remote: string, log: string): Promise<Cmd> {
     await must(this.cli(workload, ['tag', tag, remote]), { log });
+    // Every timed push compresses, as docker push does: forget the gzip forms an earlier push
+    // remembered (src/image/compressed-layer.ts), so none is reused.
+    await removeTree(join(this.root(workload), COMPRESSED_RECORDS));
     return this.cli(workload, ['push', ...(this.pushFlags ?? []), remote]);
   }
 
