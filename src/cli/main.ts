@@ -11,10 +11,19 @@ import { renderError } from './render/error.js';
 const EXIT_USAGE = 125; // docker's status for errors of the CLI itself
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return `strata version ${pkg.version}`;
+  // The nearest package.json above this module: three folders up from dist/src/cli/main.js,
+  // one up from the bundle (dist/strata-bundle.cjs).
+  let dir = new URL('./', import.meta.url);
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string };
+      return `strata version ${pkg.version}`;
+    } catch (err) {
+      const up = new URL('../', dir);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || up.href === dir.href) throw err;
+      dir = up;
+    }
+  }
 }
 
 function topHelp(): string {

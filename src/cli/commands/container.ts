@@ -4,7 +4,6 @@
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import {
   type ContainerRecord,
   ContainerRecords,
@@ -90,8 +89,13 @@ export async function run(ctx: CommandContext): Promise<number> {
       request.tty = false;
       request.interactive = false;
     }
-    const main = fileURLToPath(new URL('../main.js', import.meta.url));
-    const child = spawn(process.execPath, [main, '__shim', record.config.id, JSON.stringify(request)], {
+    // The supervisor is this CLI again, started the way the user started it: the script is the
+    // bin (dist/strata.cjs, which runs the bundle) or dist/src/cli/main.js, so no path relative
+    // to this module, which may be inside the bundle.
+    const self = process.argv[1];
+    if (!self)
+      throw new BuilderError('EPRECONDITION', 'cannot start the container supervisor: no CLI script');
+    const child = spawn(process.execPath, [self, '__shim', record.config.id, JSON.stringify(request)], {
       detached: true,
       stdio: 'ignore',
       env: ctx.env,
