@@ -16,14 +16,17 @@ import { makeBusyboxRootfs, mountsBelow, runtimeOrReason, skipIf } from './prere
 const exec = promisify(execFile);
 const runtime = await runtimeOrReason();
 const reason = typeof runtime === 'string' ? runtime : undefined;
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+// The CLI as users run it (the bundle behind its code-cache launcher), and as compiled by tsc:
+// the detached supervisor is the CLI started again by its own script, so both are tried.
+const CLI = join(repoRoot, 'dist', 'strata.cjs');
+const TSC_CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, () => {
   let root: string;
   let env: NodeJS.ProcessEnv;
-  const strata = async (...args: string[]) => {
+  const strataAt = async (cli: string, ...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [cli, ...args], { env, timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -34,10 +37,11 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
       };
     }
   };
+  const strata = (...args: string[]) => strataAt(CLI, ...args);
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'strata-containers-'));
-    env = { ...process.env, STRATA_ROOT: join(root, 'store') };
+    env = { ...process.env, STRATA_ROOT: join(root, 'store'), XDG_CACHE_HOME: join(root, 'cache') };
     if (reason) return;
     const ctx = join(root, 'ctx');
     await makeBusyboxRootfs(join(ctx, 'rootfs'));
@@ -85,13 +89,23 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
     assert.match(noImage.stderr, /nope/);
   });
 
-  test('a detached container is listed, its output read, then stopped and removed', async (t) => {
-    if (skipIf(t, reason)) return;
-    const started = await strata(
+  for (const [how, cli, name] of [
+    ['the bundle', CLI, 'web'],
+    ['dist/src/cli/main.js', TSC_CLI, 'web2'],
+  ] as const) {
+    test(`a detached container started by ${how} is listed, its output read, then stopped and removed`, async (t) => {
+      if (skipIf(t, reason)) return;
+      await detachedLifecycle(cli, name);
+    });
+  }
+
+  async function detachedLifecycle(cli: string, name: string): Promise<void> {
+    const started = await strataAt(
+      cli,
       'run',
       '-d',
       '--name',
-      'web',
+      name,
       'box:1',
       'echo ready; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done',
     );
@@ -99,18 +113,18 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
     assert.match(started.stdout.trim(), /^[0-9a-f]{64}$/);
     const ps = await strata('ps');
     assert.match(ps.stdout, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/m);
-    assert.match(ps.stdout, /box:1 .* Up .* web$/m);
+    assert.match(ps.stdout, new RegExp(`box:1 .* Up .* ${name}$`, 'm'));
     let logs = '';
     for (let i = 0; i < 50 && !logs.includes('ready'); i++) {
-      logs = (await strata('logs', 'web')).stdout;
+      logs = (await strata('logs', name)).stdout;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(logs, 'ready\n');
-    const stopped = await strata('stop', 'web');
+    const stopped = await strata('stop', name);
     assert.equal(stopped.code, 0, stopped.stderr);
-    assert.match((await strata('logs', 'web')).stdout, /bye/);
+    assert.match((await strata('logs', name)).stdout, /bye/);
     const all = await strata('ps', '-a');
-    assert.match(all.stdout, /Exited \(0\).* web$/m);
+    assert.match(all.stdout, new RegExp(`Exited \\(0\\).* ${name}$`, 'm'));
     assert.equal(
       (await strata('ps')).stdout.split('\n').filter(Boolean).length,
       1,
@@ -122,11 +136,11 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
       refused.stderr,
       /conflict: unable to remove repository reference "box:1" \(must force\) - container [0-9a-f]{12} is using/,
     );
-    const removed = await strata('rm', 'web');
+    const removed = await strata('rm', name);
     assert.equal(removed.code, 0, removed.stderr);
-    assert.doesNotMatch((await strata('ps', '-a')).stdout, /web/);
+    assert.doesNotMatch((await strata('ps', '-a')).stdout, new RegExp(name));
     assert.deepEqual(mountsBelow(root), []);
-  });
+  }
 
   test('-t gives the process a terminal; -i feeds it stdin', async (t) => {
     if (skipIf(t, reason)) return;
