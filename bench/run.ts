@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BuildahTool } from './engines/buildah.js';
 import { DockerTool } from './engines/docker.js';
 import { Registry, registryAvailable } from './engines/registry.js';
-import { repoRoot, StrataTool } from './engines/strata.js';
+import { cliOf, repoRoot, StrataTool, strataCli } from './engines/strata.js';
 import type { Tool, ToolName } from './engines/types.js';
 import {
   atCleanup,
@@ -133,7 +133,7 @@ async function main(): Promise<number> {
     sizes: {},
     notes: [
       "Sequential: one tool at a time, never two; each timed command is preceded by `sync` (untimed) so no tool pays for another's dirty pages. The page cache is warm for all (the context is read once when generated).",
-      'Wall clock around the whole CLI call (`node dist/src/cli/main.js build …`, `docker build …`, `buildah bud …`), spawned the same way, each under `/usr/bin/time -f %M` for peak RSS. dockerd is started before any timing; its start-up is not counted, each `docker build` CLI call is.',
+      'Wall clock around the whole CLI call (`node dist/strata.cjs build …`, `docker build …`, `buildah bud …`), spawned the same way, each under `/usr/bin/time -f %M` for peak RSS. dockerd is started before any timing; its start-up is not counted, each `docker build` CLI call is. dist/strata.cjs is the package bin: the bundled CLI run through its V8 code cache (~/.cache/strata), which the untimed runs warm.',
       "cold = empty build cache, base image present and unpacked: Strata a fresh `$STRATA_ROOT` and buildah a fresh `--root` with the base built there (untimed); docker: target image removed, `docker image prune -f`, `docker builder prune -af` (also drops the context-transfer cache). no-op = the same build again. edit = the last COPY'd file changed (new content every run, so no edit hits an earlier one). push = bigctx to an empty docker-registry on 127.0.0.1 (restarted empty before every push, untimed); every tool compresses during the timed push (Strata's remembered gzip forms are dropped before each one).",
       'Network: host for every tool (`docker build --network host`, `buildah bud --network host`; Strata RUN uses the host network by default).',
       "Compression: every tool keeps layers uncompressed at build and gzips them at push (Strata since 1b03f89; before, it gzipped at build, and a what-if row with `--compression gzip` shows that cost). Unfairness that remains: docker's work happens in a daemon that is already running (warm Go runtime), Strata starts a Node process per command. The seed's apt-get downloads from the Debian mirror, so seed cold times carry network noise.",
@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     new DockerTool(),
     new BuildahTool(),
   ];
-  if (o.baseline) all.splice(1, 0, new StrataTool('baseline', join(o.baseline, 'dist/src/cli/main.js')));
+  if (o.baseline) all.splice(1, 0, new StrataTool('baseline', cliOf(o.baseline)));
   const tools: Tool[] = [];
   for (const t of all.filter((t) => o.tools.includes(t.name) || t.name === 'baseline')) {
     try {
@@ -167,13 +167,13 @@ async function main(): Promise<number> {
   const startupCmds: Record<string, { file: string; args: string[] }> = {
     'strata --version': {
       file: process.execPath,
-      args: [join(repoRoot, 'dist/src/cli/main.js'), '--version'],
+      args: [strataCli, '--version'],
     },
     ...(o.baseline
       ? {
           'baseline --version': {
             file: process.execPath,
-            args: [join(o.baseline, 'dist/src/cli/main.js'), '--version'],
+            args: [cliOf(o.baseline), '--version'],
           },
         }
       : {}),

@@ -1,6 +1,8 @@
-// Strata: the CLI as a user runs it (`node dist/src/cli/main.js`), one store per workload.
-// Cold = a fresh store ($STRATA_ROOT) holding only the base images, built there untimed.
+// Strata: the CLI as a user runs it (`node dist/strata.cjs`, the package's bin: the bundle behind
+// its code-cache launcher), one store per workload. Cold = a fresh store ($STRATA_ROOT) holding
+// only the base images, built there untimed.
 
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,14 +13,21 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** Where the store remembers the compressed form of each uncompressed layer. */
 const COMPRESSED_RECORDS = 'meta/v1/records/compressed-layers';
 
-export const strataCli = join(repoRoot, 'dist/src/cli/main.js');
+/** The CLI of a built checkout: its bin, or dist/src/cli/main.js in one from before the bundle
+ * (a --baseline checkout may be that old). */
+export function cliOf(checkout: string): string {
+  const bin = join(checkout, 'dist/strata.cjs');
+  return existsSync(bin) ? bin : join(checkout, 'dist/src/cli/main.js');
+}
+
+export const strataCli = cliOf(repoRoot);
 
 export class StrataTool implements Tool {
   private workDir = '';
   private version = '';
   private pushFlags: string[] | undefined;
 
-  /** `cli`: the main.js to run (another checkout's for the baseline). */
+  /** `cliPath`: the CLI script to run (another checkout's for the baseline). */
   constructor(
     readonly name: 'strata' | 'baseline' = 'strata',
     private readonly cliPath: string = strataCli,
