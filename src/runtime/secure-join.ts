@@ -3,7 +3,8 @@
 // followed as the container would see them: absolute targets restart at the rootfs, '..'
 // stops at it. Used before mounting from the host side (chroot isolation).
 
-import { lstat, mkdir, readlink, writeFile } from 'node:fs/promises';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { isErrno } from '../sys/index.js';
@@ -14,14 +15,26 @@ function components(path: string): string[] {
   return path.split('/').filter((c) => c !== '' && c !== '.');
 }
 
+export interface Resolved {
+  /** The host path. */
+  host: string;
+  /**
+   * Every component looked at existed (none was missing and passed over, or popped by a
+   * `..` in a link's target). Then only removing or replacing one of them can change what
+   * `path` resolves to: creating entries elsewhere cannot (COPY's directory cache relies on it).
+   */
+  complete: boolean;
+}
+
 /**
- * The host path of `path` inside `root`, with every symlink resolved within the root.
- * Missing components are allowed (the result then names what would be created).
+ * secureJoin, synchronously, saying whether the resolution met only existing entries.
+ * Synchronous: each lstat is a few µs, an awaited one a thread-pool round trip (~50 µs here).
  */
-export async function secureJoin(root: string, path: string): Promise<string> {
+export function resolveInRoot(root: string, path: string): Resolved {
   const resolved: string[] = [];
   const pending = components(path);
   let links = 0;
+  let complete = true;
   while (pending.length > 0) {
     const part = pending.shift() as string;
     if (part === '..') {
@@ -31,9 +44,10 @@ export async function secureJoin(root: string, path: string): Promise<string> {
     const candidate = join(root, ...resolved, part);
     let isLink = false;
     try {
-      isLink = (await lstat(candidate)).isSymbolicLink();
+      isLink = lstatSync(candidate).isSymbolicLink();
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+      complete = false;
     }
     if (!isLink) {
       resolved.push(part);
@@ -42,11 +56,19 @@ export async function secureJoin(root: string, path: string): Promise<string> {
     if (++links > MAX_SYMLINKS) {
       throw new BuilderError('EINVAL', `too many symlinks resolving ${path} in the container`);
     }
-    const target = await readlink(candidate);
+    const target = readlinkSync(candidate);
     if (target.startsWith('/')) resolved.length = 0;
     pending.unshift(...components(target));
   }
-  return join(root, ...resolved);
+  return { host: join(root, ...resolved), complete };
+}
+
+/**
+ * The host path of `path` inside `root`, with every symlink resolved within the root.
+ * Missing components are allowed (the result then names what would be created).
+ */
+export async function secureJoin(root: string, path: string): Promise<string> {
+  return resolveInRoot(root, path).host;
 }
 
 /**
