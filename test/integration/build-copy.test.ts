@@ -241,6 +241,23 @@ describe('COPY into a rootfs (performCopy)', { concurrency: false }, () => {
     assert.deepEqual((await readdir(join(rootfs, outside))).sort(), ['f', 'g']);
   });
 
+  test('--parents: a directory an earlier source made and a later one replaced by a symlink is resolved again, inside the rootfs', async (t) => {
+    if (skipIf(t, reason)) return;
+    const outside = await mkdtemp(join(scratch, 'outside-'));
+    const rootfs = await emptyRootfs();
+    await mkdir(join(rootfs, outside), { recursive: true });
+    const context = await makeTree({
+      's1/x/one': '1',
+      's2/x': { link: outside },
+      's3/x/f': 'f',
+    });
+    // s1's x is made a directory, s2's tree puts a symlink there, s3 needs /d/x as a parent.
+    await copy(rootfs, context, ['s1/./x', 's2/./', 's3/./x/f'], '/d/', { parents: true });
+    assert.deepEqual(await readdir(outside), []);
+    assert.equal(await readlink(join(rootfs, 'd/x')), outside);
+    assert.deepEqual(await readdir(join(rootfs, outside)), ['f']);
+  });
+
   test('ADD: an archive that puts a symlink where a directory was is followed by the sources after it, inside the rootfs', async (t) => {
     if (skipIf(t, reason)) return;
     const outside = await mkdtemp(join(scratch, 'outside-'));
