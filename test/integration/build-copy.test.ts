@@ -113,6 +113,13 @@ async function seen(path: string, withTime = true): Promise<string> {
 
 const emptyRootfs = () => makeTree({});
 
+/** `size` bytes that differ along the way (a misplaced chunk shows). */
+function bigText(size: number): string {
+  let text = '';
+  for (let i = 0; text.length < size; i++) text += `${i} `;
+  return text.slice(0, size);
+}
+
 describe('COPY into a rootfs (performCopy)', { concurrency: false }, () => {
   test("a directory's tree: contents, modes (setuid kept although the owner changes), owner 0:0, the source's mtimes, links as links, hardlinks as separate files", async (t) => {
     if (skipIf(t, reason)) return;
@@ -125,11 +132,34 @@ describe('COPY into a rootfs (performCopy)', { concurrency: false }, () => {
       'files/link': { link: 'a.txt' },
       'files/h1': 'same inode',
       'files/h2': { hardlink: 'files/h1' },
+      // Around the size where copies move to the thread pool (256 KiB).
+      'files/k256': { file: bigText(256 * 1024), mode: 0o751 },
+      'files/k256plus': { file: bigText(256 * 1024 + 1), mode: 0o2755, uid: 7, gid: 7 },
+      'files/m3': { file: bigText(3 * 1024 * 1024 + 5), mode: 0o600 },
     });
     const rootfs = await emptyRootfs();
     await copy(rootfs, context, ['files/'], '/out/deep/');
     const out = join(rootfs, 'out/deep');
-    assert.deepEqual((await readdir(out)).sort(), ['a.txt', 'empty', 'h1', 'h2', 'link', 'sub']);
+    assert.deepEqual((await readdir(out)).sort(), [
+      'a.txt',
+      'empty',
+      'h1',
+      'h2',
+      'k256',
+      'k256plus',
+      'link',
+      'm3',
+      'sub',
+    ]);
+    const sized: [string, string][] = [
+      ['k256', '751'],
+      ['k256plus', '2755'],
+      ['m3', '600'],
+    ];
+    for (const [name, mode] of sized) {
+      assert.ok((await readFile(join(out, name))).equals(await readFile(join(context, 'files', name))), name);
+      assert.equal(await seen(join(out, name)), `file ${mode} 0:0 ${T_SRC}`, name);
+    }
     assert.equal(await readFile(join(out, 'a.txt'), 'utf8'), 'a');
     assert.equal(await seen(join(out, 'a.txt')), `file 640 0:0 ${T_SRC}`);
     assert.equal(await seen(join(out, 'sub/run.sh')), `file 4755 0:0 ${T_SRC}`);

@@ -43,23 +43,32 @@ export class DestinationResolver {
     this.dirs.set('/', join(rootfs));
   }
 
+  /**
+   * Where `path` goes if nothing is there: its known parent's host path plus its name, without
+   * looking. The caller creates it exclusively (O_EXCL, mkdir, symlink: EEXIST if anything is
+   * there, a symlink included) and takes resolve()'s way when that fails. Undefined when the
+   * parent is not known.
+   */
+  ifAbsent(path: string): Target | undefined {
+    if (!isClean(path) || path === '/') return undefined;
+    const slash = path.lastIndexOf('/');
+    const parent = this.dirs.get(slash === 0 ? '/' : path.slice(0, slash));
+    if (parent === undefined) return undefined;
+    return { host: join(parent, path.slice(slash + 1)), existing: undefined, generation: this.generation };
+  }
+
   /** secureJoin(rootfs, path), and what is there. */
   resolve(path: string): Target {
-    if (isClean(path) && path !== '/') {
-      const slash = path.lastIndexOf('/');
-      const parent = this.dirs.get(slash === 0 ? '/' : path.slice(0, slash));
-      if (parent !== undefined) {
-        const host = join(parent, path.slice(slash + 1));
-        let existing: Stats | undefined;
-        try {
-          existing = lstatSync(host, { throwIfNoEntry: false });
-        } catch (err) {
-          // secureJoin treats these as missing too, and throws on anything else.
-          if (!isErrno(err, 'ENOTDIR')) throw err;
-        }
-        // A final symlink is followed: secureJoin's way.
-        if (!existing?.isSymbolicLink()) return { host, existing, generation: this.generation };
+    const near = this.ifAbsent(path);
+    if (near !== undefined) {
+      try {
+        near.existing = lstatSync(near.host, { throwIfNoEntry: false });
+      } catch (err) {
+        // secureJoin treats these as missing too, and throws on anything else.
+        if (!isErrno(err, 'ENOTDIR')) throw err;
       }
+      // A final symlink is followed: secureJoin's way.
+      if (!near.existing?.isSymbolicLink()) return near;
     }
     const { host } = resolveInRoot(this.rootfs, path);
     let existing: Stats | undefined;

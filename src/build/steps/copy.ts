@@ -5,16 +5,22 @@
 import {
   chmodSync,
   chownSync,
-  copyFileSync,
+  closeSync,
   createReadStream,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
   lchownSync,
   lutimesSync,
   mkdirSync,
+  openSync,
   readlinkSync,
+  readSync,
   rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { copyFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -29,6 +35,7 @@ import { chompHeredoc } from '../../dockerfile/parser/heredoc.js';
 import { BuilderError } from '../../errors.js';
 import { type Owner, resolveOwner } from '../../rootfs/users.js';
 import { secureJoin } from '../../runtime/secure-join.js';
+import { isErrno } from '../../sys/index.js';
 import { cleanPath } from './config.js';
 import { childPath, DestinationResolver, type Target } from './copy-dest.js';
 
@@ -76,8 +83,11 @@ interface Ctx {
 
 // Metadata calls and small files are synchronous: a few µs of syscalls each, where every
 // awaited fs call is a thread-pool round trip (~50 µs here); a tree of 5,000 files made ~8 of
-// them per file, one after the other. Bigger files are copied on the thread pool.
+// them per file, one after the other. Bigger files are copied on the thread pool (copying 4
+// at a time measured no faster here: the kernel's work is the cost).
 const SYNC_COPY_MAX = 256 * 1024;
+/** The small-file copy's buffer, shared: that copy never awaits, so two cannot interleave. */
+let copyBuffer: Buffer | undefined;
 /** How long the copy may hold the event loop (progress, signals) before letting it run. */
 const HOLD_MS = 50;
 
@@ -134,13 +144,20 @@ function removeIfConflicting(ctx: Ctx, target: Target, want: 'dir' | 'file' | 's
   if (st.isDirectory() || st.isSymbolicLink() || want === 'symlink') ctx.dest.invalidate();
 }
 
-function applyMeta(
-  ctx: Ctx,
-  host: string,
-  source: { mode: number; uid: number; gid: number; mtime: Date },
-  isLink: boolean,
-): void {
-  const owner = ctx.owner ?? (ctx.spec.keepOwner ? { uid: source.uid, gid: source.gid } : { uid: 0, gid: 0 });
+interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+function ownerOf(ctx: Ctx, source: Meta): Owner {
+  return ctx.owner ?? (ctx.spec.keepOwner ? { uid: source.uid, gid: source.gid } : { uid: 0, gid: 0 });
+}
+
+/** Owner, then mode (chown clears setuid/setgid), then times. */
+function applyMeta(ctx: Ctx, host: string, source: Meta, isLink: boolean): void {
+  const owner = ownerOf(ctx, source);
   lchownSync(host, owner.uid, owner.gid);
   if (isLink) {
     lutimesSync(host, source.mtime, source.mtime);
@@ -151,6 +168,74 @@ function applyMeta(
 }
 
 /**
+ * Writes `from`'s bytes to `to` and gives it the entry's owner, mode and mtime, all through
+ * the two descriptors: copyFile + lchown/chmod/utimes walked the path four times and made ~15
+ * syscalls a file (5,000 files in an overlay: ~1.5 s against ~1.0 s like this). `flags` 'wx'
+ * creates only: returns false, having written nothing, when something is at `to`.
+ */
+function writeCopy(ctx: Ctx, from: string, to: string, source: Meta, flags: 'w' | 'wx'): boolean {
+  const src = openSync(from, 'r');
+  try {
+    let dst: number;
+    try {
+      dst = openSync(to, flags, 0o600);
+    } catch (err) {
+      if (flags === 'wx' && isErrno(err, 'EEXIST')) return false;
+      throw err;
+    }
+    try {
+      copyBuffer ??= Buffer.allocUnsafeSlow(SYNC_COPY_MAX);
+      for (let n = readSync(src, copyBuffer); n > 0; n = readSync(src, copyBuffer)) {
+        for (let done = 0; done < n; ) done += writeSync(dst, copyBuffer, done, n - done);
+      }
+      const owner = ownerOf(ctx, source);
+      fchownSync(dst, owner.uid, owner.gid);
+      fchmodSync(dst, ctx.spec.chmod ?? source.mode & 0o7777);
+      futimesSync(dst, source.mtime, source.mtime);
+    } finally {
+      closeSync(dst);
+    }
+    return true;
+  } finally {
+    closeSync(src);
+  }
+}
+
+/** Fails with EEXIST where anything is: the caller then looks. */
+function tryCreate(create: () => void): boolean {
+  try {
+    create();
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw err;
+  }
+}
+
+/**
+ * The usual case: `dest` is below a known directory and nothing is there yet. Creates the entry
+ * exclusively, so no lstat is needed first; false (nothing done) when something is there.
+ */
+function copyToFreshPath(ctx: Ctx, entry: SelectedEntry, dest: string, source: Meta): boolean {
+  const target = ctx.dest.ifAbsent(dest);
+  if (target === undefined) return false;
+  const st = entry.stat;
+  if (st.isDirectory()) {
+    if (!tryCreate(() => mkdirSync(target.host))) return false;
+    applyMeta(ctx, target.host, source, false);
+    ctx.dest.isDirectory(dest, target);
+    return true;
+  }
+  if (st.isSymbolicLink()) {
+    const link = readlinkSync(entry.abs);
+    if (!tryCreate(() => symlinkSync(link, target.host))) return false;
+    applyMeta(ctx, target.host, source, true);
+    return true;
+  }
+  return st.isFile() && st.size <= SYNC_COPY_MAX && writeCopy(ctx, entry.abs, target.host, source, 'wx');
+}
+
+/**
  * Copies one entry to `dest` (a container path; not recursing: entries come in walk order;
  * symlinks are copied as links).
  */
@@ -158,6 +243,7 @@ async function copyEntry(ctx: Ctx, entry: SelectedEntry, dest: string): Promise<
   const st = entry.stat;
   const from = entry.abs;
   const meta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
+  if (copyToFreshPath(ctx, entry, dest, meta)) return;
   const target = ctx.dest.resolve(dest);
   const host = target.host;
   if (st.isDirectory()) {
@@ -172,9 +258,12 @@ async function copyEntry(ctx: Ctx, entry: SelectedEntry, dest: string): Promise<
     applyMeta(ctx, host, meta, true);
   } else if (st.isFile()) {
     removeIfConflicting(ctx, target, 'file');
-    if (st.size <= SYNC_COPY_MAX) copyFileSync(from, host);
-    else await copyFile(from, host);
-    applyMeta(ctx, host, meta, false);
+    if (st.size <= SYNC_COPY_MAX) {
+      writeCopy(ctx, from, host, meta, 'w');
+    } else {
+      await copyFile(from, host);
+      applyMeta(ctx, host, meta, false);
+    }
   } else {
     throw new BuilderError('EINVAL', `cannot copy ${entry.path}: not a regular file, directory or symlink`);
   }
