@@ -2,8 +2,7 @@
 // compare two whole trees (diffTrees, for the copy snapshotter). Both yield the same
 // Change[] in tar order, so the layer writer does not care which snapshotter ran the step.
 
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { lgetxattr, llistxattr } from '../sys/index.js';
@@ -25,8 +24,8 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-async function sortedNames(dir: string): Promise<string[]> {
-  return (await readdir(dir)).sort(byteOrder);
+function sortedNames(dir: string): string[] {
+  return readdirSync(dir).sort(byteOrder);
 }
 
 const OVERLAY_PREFIX = 'trusted.overlay.';
@@ -122,20 +121,14 @@ export interface DiffTreesOptions extends ChangeOptions {
 /** Timestamps copied through utimes(2) with a double keep ~0.25 µs: allow a little slack. */
 const MTIME_SLACK_MS = 0.002;
 
-async function differs(
-  lowerPath: string,
-  lower: Stats,
-  upperPath: string,
-  upper: Stats,
-  after?: number,
-): Promise<boolean> {
+function differs(lowerPath: string, lower: Stats, upperPath: string, upper: Stats, after?: number): boolean {
   if (after !== undefined && upper.ctimeMs > after) return true;
   if ((lower.mode & 0o170000) !== (upper.mode & 0o170000)) return true;
   if (lower.mode !== upper.mode || lower.uid !== upper.uid || lower.gid !== upper.gid) return true;
   if (Math.abs(lower.mtimeMs - upper.mtimeMs) > MTIME_SLACK_MS) return true;
   if (!upper.isDirectory() && lower.size !== upper.size) return true;
   if ((upper.isCharacterDevice() || upper.isBlockDevice()) && lower.rdev !== upper.rdev) return true;
-  if (upper.isSymbolicLink() && (await readlink(lowerPath)) !== (await readlink(upperPath))) return true;
+  if (upper.isSymbolicLink() && readlinkSync(lowerPath) !== readlinkSync(upperPath)) return true;
   return false;
 }
 
@@ -154,9 +147,11 @@ export async function diffTrees(
   const out: Change[] = [];
   const xattrsOf = (source: string): Record<string, Buffer> | undefined =>
     options.xattrs === true ? readXattrs(source, llistxattr(source)) : undefined;
-  const walk = async (rel: string, lowerAbs: string | undefined, upperAbs: string): Promise<void> => {
-    const upperNames = await sortedNames(upperAbs);
-    const lowerNames = lowerAbs === undefined ? [] : await sortedNames(lowerAbs);
+  // Synchronous, as upperChanges: two awaited lstats per entry of the whole tree took ~0.15 s
+  // for 5,000 entries, and a copy snapshot holds the entire rootfs.
+  const walk = (rel: string, lowerAbs: string | undefined, upperAbs: string): void => {
+    const upperNames = sortedNames(upperAbs);
+    const lowerNames = lowerAbs === undefined ? [] : sortedNames(lowerAbs);
     const upperSet = new Set(upperNames);
     const lowerSet = new Set(lowerNames);
     const names = [...new Set([...upperNames, ...lowerNames])].sort(byteOrder);
@@ -167,28 +162,28 @@ export async function diffTrees(
         continue;
       }
       const source = join(upperAbs, name);
-      const st = await lstat(source);
+      const st = lstatSync(source);
       const type = entryType(st);
       if (type === undefined) continue;
       const lowerPath = lowerAbs !== undefined && lowerSet.has(name) ? join(lowerAbs, name) : undefined;
-      const lowerSt = lowerPath === undefined ? undefined : await lstat(lowerPath);
+      const lowerSt = lowerPath === undefined ? undefined : lstatSync(lowerPath);
       if (lowerSt === undefined || lowerPath === undefined) {
         out.push(changed(path, source, st, type, xattrsOf(source)));
-        if (type === 'directory') await walk(path, undefined, source);
+        if (type === 'directory') walk(path, undefined, source);
         continue;
       }
       if (lowerSt.isDirectory() !== st.isDirectory()) {
         if (lowerSt.isDirectory()) out.push({ kind: 'whiteout', path });
         out.push(changed(path, source, st, type, xattrsOf(source)));
-        if (type === 'directory') await walk(path, undefined, source);
+        if (type === 'directory') walk(path, undefined, source);
         continue;
       }
-      if (await differs(lowerPath, lowerSt, source, st, options.changedAfterMs)) {
+      if (differs(lowerPath, lowerSt, source, st, options.changedAfterMs)) {
         out.push(changed(path, source, st, type, xattrsOf(source)));
       }
-      if (type === 'directory') await walk(path, lowerPath, source);
+      if (type === 'directory') walk(path, lowerPath, source);
     }
   };
-  await walk('', lowerDir, upperDir);
+  walk('', lowerDir, upperDir);
   return out;
 }
