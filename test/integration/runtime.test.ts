@@ -2,7 +2,8 @@
 // will use them, and the chroot isolation doing the same basic flow.
 
 import assert from 'node:assert/strict';
-import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { BuilderError } from '../../src/errors.js';
@@ -112,7 +113,7 @@ async function runStep(
     reject?: boolean;
     killGraceMs?: number;
   } = {},
-): Promise<{ stdout: string; exitCode: number }> {
+): Promise<{ stdout: string; exitCode: number; id: string }> {
   const mounts = await env.snapshotter.prepare(key, ['base']);
   let stdout = '';
   const result = await withMounted(mounts, join(env.root, 'mnt', key), (rootfs) =>
@@ -133,8 +134,42 @@ async function runStep(
       killGraceMs: extra.killGraceMs ?? 1000,
     }),
   );
-  return { stdout, exitCode: result.exitCode };
+  return { stdout, exitCode: result.exitCode, id: result.id };
 }
+
+/**
+ * `runtime` behind a script that logs each invocation's arguments; with `detach`, `run`
+ * returns once the container started and leaves its state behind, as if the runtime had
+ * not cleaned up after itself.
+ */
+async function loggingRuntime(
+  env: Env,
+  runtime: RuntimeInfo,
+  detach = false,
+): Promise<{ runtime: RuntimeInfo; calls: () => Promise<string[]> }> {
+  const log = join(env.root, `calls-${detach}.log`);
+  const script = join(env.root, `runtime-${detach}.sh`);
+  await writeFile(log, '');
+  await writeFile(
+    script,
+    [
+      '#!/bin/sh',
+      `echo "$*" >> ${log}`,
+      ...(detach
+        ? [`case "$*" in *" run --bundle "*) set -- $(echo "$*" | sed 's/ run / run --detach /');; esac`]
+        : []),
+      `exec ${runtime.path} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  await chmod(script, 0o755);
+  return {
+    runtime: { ...runtime, path: script },
+    calls: async () => (await readFile(log, 'utf8')).split('\n').filter((l) => l !== ''),
+  };
+}
+
+const deletes = (calls: string[]) => calls.filter((c) => / delete --force /.test(c));
 
 async function assertNothingLeft(env: Env, runtime: RuntimeInfo): Promise<void> {
   assert.deepEqual(mountsBelow(env.root), [], 'no mount survives the step');
@@ -285,6 +320,40 @@ test('runc: exit codes and the stderr tail propagate as a RunStepError', async (
   );
 });
 
+test('runc: a run that ends on its own leaves no state and is not deleted; one that leaves state is', async (t) => {
+  const runtime = await runtimeOrReason();
+  await withBase(
+    t,
+    'overlay',
+    [typeof runtime === 'string' ? runtime : undefined, await overlayReason()],
+    async (env) => {
+      const logged = await loggingRuntime(env, runtime as RuntimeInfo);
+      const ok = await runStep(env, logged.runtime, 'ok', { args: ['/bin/sh', '-c', 'echo fine'] });
+      assert.equal(ok.stdout, 'fine\n');
+      const failed = await runStep(
+        env,
+        logged.runtime,
+        'exit5',
+        { args: ['/bin/sh', '-c', 'exit 5'] },
+        { reject: false },
+      );
+      assert.equal(failed.exitCode, 5);
+      for (const id of [ok.id, failed.id])
+        assert.ok(!existsSync(join(env.state, id)), `no state dir for ${id}`);
+      const calls = await logged.calls();
+      assert.equal(calls.filter((c) => / run --bundle /.test(c)).length, 2);
+      assert.deepEqual(deletes(calls), [], 'no runc delete after runs that ended on their own');
+      await assertNothingLeft(env, logged.runtime);
+
+      const detached = await loggingRuntime(env, runtime as RuntimeInfo, true);
+      const left = await runStep(env, detached.runtime, 'left', { args: ['/bin/sh', '-c', 'sleep 1'] });
+      assert.equal(deletes(await detached.calls()).length, 1, 'state left behind is deleted');
+      assert.ok(!existsSync(join(env.state, left.id)));
+      await assertNothingLeft(env, detached.runtime);
+    },
+  );
+});
+
 test('runc: an aborted run is killed and leaves no mount and no runtime state', async (t) => {
   const runtime = await runtimeOrReason();
   await withBase(
@@ -292,7 +361,8 @@ test('runc: an aborted run is killed and leaves no mount and no runtime state', 
     'overlay',
     [typeof runtime === 'string' ? runtime : undefined, await overlayReason()],
     async (env) => {
-      const rt = runtime as RuntimeInfo;
+      const logged = await loggingRuntime(env, runtime as RuntimeInfo);
+      const rt = logged.runtime;
       const controller = new AbortController();
       const started = Date.now();
       await assert.rejects(
@@ -315,6 +385,7 @@ test('runc: an aborted run is killed and leaves no mount and no runtime state', 
         },
       );
       assert.ok(Date.now() - started < 20_000, 'killed well before the sleep ends');
+      assert.equal(deletes(await logged.calls()).length, 1, 'a canceled run is deleted by force');
       await assertNothingLeft(env, rt);
       // Aborted before it starts: nothing is run at all.
       await assert.rejects(
