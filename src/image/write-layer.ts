@@ -52,6 +52,7 @@ export async function writeLayer(
       },
     );
   }
+  if (compression === 'none') return writeUncompressed(content, tar, family, options);
   const pipe = new PassThrough({ highWaterMark: 64 * 1024 });
   const streamOptions = {
     compression,
@@ -93,5 +94,24 @@ export async function writeLayer(
     },
     diffId,
     uncompressedSize: produced.uncompressedSize,
+  };
+}
+
+/**
+ * An uncompressed layer is its tar: the store's own hash is the digest and the diffID, so the
+ * tar is hashed once (not again by a tap in front of the store).
+ */
+async function writeUncompressed(
+  content: Ingester,
+  tar: Readable | AsyncIterable<Uint8Array>,
+  family: 'oci' | 'docker',
+  options: WriteLayerOptions,
+): Promise<WrittenLayer> {
+  const stored = await content.write(tar, options.signal === undefined ? {} : { signal: options.signal });
+  await options.recordLayer?.(stored.digest, stored.size);
+  return {
+    descriptor: { mediaType: layerMediaType('none', family), digest: stored.digest, size: stored.size },
+    diffId: stored.digest,
+    uncompressedSize: stored.size,
   };
 }

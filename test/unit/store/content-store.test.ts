@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -32,6 +32,27 @@ describe('FsContentStore on disk', () => {
       assert.equal(st.nlink, 1, 'the ingest name was removed');
       assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
       assert.deepEqual(await readdir(join(dir.path, 'blobs')), ['sha256']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('many small chunks and a few large ones are stored byte for byte, in order', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      // Like a layer tar: 512-byte headers and odd-sized bodies, with 3 MiB bodies among them
+      // (the writer gathers small chunks into ~1 MiB writes and passes large ones through).
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < 6000; i++) {
+        chunks.push(Buffer.alloc(512, i % 251));
+        chunks.push(Buffer.alloc(i % 1000 === 999 ? 3 << 20 : (i * 37) % 5000, (i * 7) % 253));
+      }
+      const expected = Buffer.concat(chunks);
+      const { digest, size } = await store.write(Readable.from(chunks));
+      assert.equal(size, expected.length);
+      assert.equal(digest, sha256Of(expected));
+      assert.ok((await readFile(store.blobPath(digest))).equals(expected));
     } finally {
       await dir.cleanup();
     }
