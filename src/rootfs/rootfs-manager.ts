@@ -65,7 +65,11 @@ export class RootfsManager {
   ): Promise<void> {
     const { snapshotter, content } = this.options;
     const key = randomKey('unpack');
-    await snapshotter.prepare(key, parents, { labels: { 'strata.layer': layer.descriptor.digest } });
+    // Volatile: the layer blob is in the store, so a snapshot lost in a crash is unpacked again.
+    await snapshotter.prepare(key, parents, {
+      labels: { 'strata.layer': layer.descriptor.digest },
+      volatile: true,
+    });
     try {
       const info = await snapshotter.stat(key);
       const blob = await content.open(layer.descriptor.digest, signal ? { signal } : {});
@@ -129,7 +133,8 @@ export class RootfsManager {
     const { snapshotter } = this.options;
     const parents = await this.ensureChain(layers, signal);
     const key = randomKey('step');
-    const mounts = await snapshotter.prepare(key, parents);
+    // Volatile: what the step leaves is written as a layer blob (synced) before anyone relies on it.
+    const mounts = await snapshotter.prepare(key, parents, { volatile: true });
     const target = await this.mountPoint();
     try {
       await withMounted(mounts, target, fn);

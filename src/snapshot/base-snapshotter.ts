@@ -4,6 +4,7 @@
 // presented (mounts) and diffed.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, lstat, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
@@ -31,6 +32,13 @@ export interface SnapshotRecord {
   labels: Record<string, string>;
   createdAt: string;
   committedAt?: string;
+  /** Written with syncs skipped (overlay's volatile option). */
+  volatile?: true;
+  /**
+   * The boot (kernel boot_id) in which this snapshot or one under it was written volatile: in
+   * another boot its bytes may never have reached the disk, so it is discarded (see readRecord).
+   */
+  boot?: string;
 }
 
 const RECORD_VERSION = 1;
@@ -54,8 +62,29 @@ function isRecord(value: unknown): value is SnapshotRecord {
     r.parents.every((p) => typeof p === 'string') &&
     typeof r.labels === 'object' &&
     r.labels !== null &&
-    typeof r.createdAt === 'string'
+    typeof r.createdAt === 'string' &&
+    (r.volatile === undefined || r.volatile === true) &&
+    (r.boot === undefined || typeof r.boot === 'string')
   );
+}
+
+let currentBoot: string | undefined;
+
+/** This boot's id (random per boot); '' where the kernel does not say. */
+export function bootId(): string {
+  if (currentBoot === undefined) {
+    try {
+      currentBoot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      currentBoot = '';
+    }
+  }
+  return currentBoot;
+}
+
+/** A snapshot written volatile in an earlier boot (a crash may have lost its bytes). */
+function fromEarlierBoot(record: SnapshotRecord): boolean {
+  return record.boot !== undefined && record.boot !== bootId();
 }
 
 export abstract class BaseSnapshotter implements Snapshotter {
@@ -77,6 +106,10 @@ export abstract class BaseSnapshotter implements Snapshotter {
     stack: SnapshotRecord[],
     options: ChangeOptions,
   ): Promise<Change[]>;
+  /** Whether writes to an active snapshot can skip syncing (overlay's volatile option). */
+  protected supportsVolatile(): boolean {
+    return false;
+  }
   /** Called once the committed record is in place: drop what only an active snapshot needs. */
   protected abstract afterCommit(dir: string): Promise<void>;
 
@@ -122,7 +155,17 @@ export abstract class BaseSnapshotter implements Snapshotter {
     if (!isRecord(parsed) || parsed.name !== name) {
       throw new BuilderError('EINTERNAL', `snapshot record ${this.recordPath(name)} is malformed`);
     }
+    if (fromEarlierBoot(parsed)) {
+      await this.discard(parsed);
+      return undefined;
+    }
     return parsed;
+  }
+
+  /** Drops a snapshot from an earlier boot that was written volatile: record, then directory. */
+  private async discard(record: SnapshotRecord): Promise<void> {
+    await this.deleteRecord(record.name);
+    await rm(this.snapshotDir(record.id), { recursive: true, force: true }).catch(() => {});
   }
 
   private async writeTemp(record: SnapshotRecord): Promise<string> {
@@ -175,7 +218,9 @@ export abstract class BaseSnapshotter implements Snapshotter {
           cause: err,
         });
       }
-      if (isRecord(parsed)) out.push(parsed);
+      if (!isRecord(parsed)) continue;
+      if (fromEarlierBoot(parsed)) await this.discard(parsed);
+      else out.push(parsed);
     }
     return out;
   }
@@ -246,6 +291,9 @@ export abstract class BaseSnapshotter implements Snapshotter {
       labels: { ...(options.labels ?? {}) },
       createdAt: new Date().toISOString(),
     };
+    if (kind === 'active' && options.volatile === true && this.supportsVolatile()) record.volatile = true;
+    // Over a volatile snapshot, this one is only as lasting as it: it goes with it.
+    if (record.volatile === true || stack.some((r) => r.boot !== undefined)) record.boot = bootId();
     try {
       await this.populate(dir, stack, kind);
       await this.createRecord(record);

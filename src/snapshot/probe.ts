@@ -17,8 +17,11 @@ export interface SnapshotterChoice {
   reason?: string;
 }
 
-/** Mounts lower+upper under root/tmp, writes through it, checks both layers. Throws on failure. */
-async function tryOverlay(root: string): Promise<void> {
+/**
+ * Mounts lower+upper under root/tmp, writes through it, checks both layers. Throws on failure.
+ * Then whether the kernel takes the `volatile` option (a second mount; false when refused).
+ */
+async function tryOverlay(root: string): Promise<{ volatile: boolean }> {
   if (process.platform !== 'linux') throw new Error(`overlayfs is Linux-only (this is ${process.platform})`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('mounting needs root');
   if (!sysAvailable()) throw new Error(sysUnavailableReason());
@@ -33,21 +36,20 @@ async function tryOverlay(root: string): Promise<void> {
     ];
     for (const d of [lower, upper, work, merged]) await mkdir(d);
     await writeFile(join(lower, 'a'), 'lower');
-    await mountAll(
-      [
-        {
-          type: 'overlay',
-          source: 'overlay',
-          options: [
-            ...overlayFeatureOptions(),
-            `lowerdir=${escapeOverlayPath(lower)}`,
-            `upperdir=${escapeOverlayPath(upper)}`,
-            `workdir=${escapeOverlayPath(work)}`,
-          ],
-        },
-      ],
-      merged,
-    );
+    const overlay = (upperDir: string, workDir: string, extra: string[] = []) => [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [
+          ...overlayFeatureOptions(),
+          `lowerdir=${escapeOverlayPath(lower)}`,
+          `upperdir=${escapeOverlayPath(upperDir)}`,
+          `workdir=${escapeOverlayPath(workDir)}`,
+          ...extra,
+        ],
+      },
+    ];
+    await mountAll(overlay(upper, work), merged);
     try {
       if ((await readFile(join(merged, 'a'), 'utf8')) !== 'lower')
         throw new Error('overlay does not show the lower dir');
@@ -57,6 +59,15 @@ async function tryOverlay(root: string): Promise<void> {
     } finally {
       unmountAll(merged);
     }
+    const [upper2, work2] = [join(dir, 'upper2'), join(dir, 'work2')];
+    for (const d of [upper2, work2]) await mkdir(d);
+    try {
+      await mountAll(overlay(upper2, work2, ['volatile']), merged);
+    } catch {
+      return { volatile: false };
+    }
+    unmountAll(merged);
+    return { volatile: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -75,23 +86,26 @@ async function probeKey(root: string): Promise<string | undefined> {
   return st ? `${release()} dev=${st.dev}` : undefined;
 }
 
-async function rememberedOverlay(root: string): Promise<boolean> {
+async function rememberedOverlay(root: string): Promise<{ volatile: boolean } | undefined> {
   const key = await probeKey(root);
-  if (key === undefined) return false;
+  if (key === undefined) return undefined;
   const text = await readFile(join(root, PROBE_MEMO), 'utf8').catch(() => '');
   try {
-    return (JSON.parse(text) as { overlay?: string }).overlay === key;
+    const memo = JSON.parse(text) as { overlay?: string; volatile?: unknown };
+    // A memo from before the volatile probe (no such field) is probed again.
+    if (memo.overlay !== key || typeof memo.volatile !== 'boolean') return undefined;
+    return { volatile: memo.volatile };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-async function rememberOverlay(root: string): Promise<void> {
+async function rememberOverlay(root: string, found: { volatile: boolean }): Promise<void> {
   const key = await probeKey(root);
   if (key === undefined) return;
   const tmp = join(root, `${PROBE_MEMO}.${process.pid}.tmp`);
   try {
-    await writeFile(tmp, `${JSON.stringify({ overlay: key })}\n`);
+    await writeFile(tmp, `${JSON.stringify({ overlay: key, volatile: found.volatile })}\n`);
     await rename(tmp, join(root, PROBE_MEMO));
   } catch {
     await rm(tmp, { force: true }).catch(() => {});
@@ -110,11 +124,12 @@ export async function probeSnapshotter(
     return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason: 'copy snapshotter requested' };
   }
   try {
-    if (!(await rememberedOverlay(root))) {
-      await tryOverlay(root);
-      await rememberOverlay(root);
+    let found = await rememberedOverlay(root);
+    if (found === undefined) {
+      found = await tryOverlay(root);
+      await rememberOverlay(root, found);
     }
-    return { kind: 'overlay', snapshotter: new OverlaySnapshotter(root) };
+    return { kind: 'overlay', snapshotter: new OverlaySnapshotter(root, found) };
   } catch (err) {
     const reason = `overlayfs unusable under ${root}: ${(err as Error).message}`;
     return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason };

@@ -65,6 +65,12 @@ export interface Usage {
 
 export interface PrepareOptions {
   labels?: Record<string, string>;
+  /**
+   * The snapshot can be rebuilt from elsewhere (a layer blob, a cache entry), so its writes
+   * need not survive a crash: overlay skips syncing the upper dir (its `volatile` option), and
+   * the snapshot, with any snapshot over it, is trusted only until the next boot.
+   */
+  volatile?: boolean;
 }
 
 export interface CommitOptions {

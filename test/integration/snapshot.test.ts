@@ -2,7 +2,8 @@
 // reader on hand-made overlay entries, and mount cleanup after failures and crashes.
 
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BuilderError } from '../../src/errors.js';
@@ -13,6 +14,7 @@ import {
   OverlaySnapshotter,
   probeSnapshotter,
   upperChanges,
+  withMounted,
 } from '../../src/snapshot/index.js';
 import { lsetxattr, mknod, S_IF } from '../../src/sys/index.js';
 import { mountReason, mountsBelow, overlayReason, skipIf, tempRoot } from './prereqs.js';
@@ -133,6 +135,68 @@ test('cleanupStaleMounts unmounts whatever a crashed step left under the root', 
     assert.equal(unmounted[0], join(target, 'inner'), 'deepest first');
     assert.deepEqual(mountsBelow(root.path), []);
     assert.deepEqual(cleanupStaleMounts(root.path), []);
+  } finally {
+    await root.cleanup();
+  }
+});
+
+test('probeSnapshotter remembers whether overlay takes the volatile option (Linux >= 5.10 does)', async (t) => {
+  if (skipIf(t, await overlayReason())) return;
+  const root = await tempRoot('strata-probe-volatile-');
+  try {
+    await probeSnapshotter(root.path);
+    const memo = JSON.parse(await readFile(join(root.path, 'overlay-probe.json'), 'utf8'));
+    const [major = 0, minor = 0] = release().split('.').map(Number);
+    assert.equal(memo.volatile, major > 5 || (major === 5 && minor >= 10), JSON.stringify(memo));
+    assert.deepEqual(mountsBelow(root.path), []);
+  } finally {
+    await root.cleanup();
+  }
+});
+
+test('volatile step snapshots: mounted without syncs, and gone (with what sits on them) after a reboot', async (t) => {
+  if (skipIf(t, await overlayReason())) return;
+  const root = await tempRoot('strata-volatile-');
+  try {
+    const s = new OverlaySnapshotter(root.path, { volatile: true });
+    await s.prepare('k-base', [], { volatile: true });
+    await s.commit('base', 'k-base');
+    await s.prepare('k-lasting');
+    await s.commit('lasting', 'k-lasting');
+
+    const stepMounts = await s.prepare('k-step', ['base'], { volatile: true });
+    assert.ok(stepMounts[0]?.options.includes('volatile'), JSON.stringify(stepMounts));
+    const target = join(root.path, 'mnt', 'step');
+    await withMounted(stepMounts, target, async (dir) => writeFile(join(dir, 'f'), 'written'));
+    await s.commit('step', 'k-step');
+    // Not asked to be volatile, but over a volatile snapshot: mounted normally, lasts as long.
+    const childMounts = await s.prepare('k-child', ['step']);
+    assert.ok(!childMounts[0]?.options.includes('volatile'));
+    await s.commit('child', 'k-child');
+    assert.equal(await readFile(join((await s.stat('step')).dir, 'f'), 'utf8'), 'written');
+
+    // Another boot: rewrite the boot id the records carry, as if written before a reboot.
+    const metadata = join(root.path, 'metadata');
+    for (const file of await readdir(metadata)) {
+      const record = JSON.parse(await readFile(join(metadata, file), 'utf8'));
+      if (record.boot !== undefined)
+        await writeFile(join(metadata, file), JSON.stringify({ ...record, boot: 'an-earlier-boot' }));
+    }
+    const stepDir = (await readdir(join(root.path, 'snapshots'))).length;
+    assert.equal(await s.find('step'), undefined);
+    assert.equal(await s.find('child'), undefined);
+    assert.deepEqual(
+      (await s.list()).map((i) => i.name),
+      ['lasting'],
+    );
+    assert.equal(
+      (await readdir(join(root.path, 'snapshots'))).length,
+      stepDir - 3,
+      'their directories went too',
+    );
+    // The names are free again: the chain can be unpacked anew.
+    await s.prepare('k-base2');
+    await s.commit('base', 'k-base2');
   } finally {
     await root.cleanup();
   }
