@@ -437,7 +437,10 @@ export class ImageStore {
       }
       const previous = await this.records.get(id);
       const createdAt = previous?.value.createdAt ?? new Date().toISOString();
-      await this.records.put(id, { target: stripDescriptor(manifestDescriptor), createdAt });
+      const target = stripDescriptor(manifestDescriptor);
+      // A rebuild from cache puts the same image again: rewriting the record would cost an fsync.
+      if (previous === undefined || !sameDescriptor(previous.value.target, target))
+        await this.records.put(id, { target, createdAt });
       const named = (await this.#namedTargets()).filter((n) => n.id === id);
       return this.#materialize(manifestDescriptor, named, createdAt);
     });
@@ -487,6 +490,13 @@ export class ImageStore {
     }
     const full = ref.toString();
     const before = await this.meta.names.get(full);
+    // Already so (a rebuild from cache tags the same image): nothing to write, as docker.
+    if (
+      before !== undefined &&
+      sameDescriptor(before.target, descriptor) &&
+      before.labels?.[IMAGE_ID_LABEL] === id
+    )
+      return { name: full };
     const previousId = before === undefined ? undefined : await this.#idOfName(before).catch(() => undefined);
     await this.meta.names.set(full, descriptor, { labels: { [IMAGE_ID_LABEL]: id } });
     return previousId !== undefined && previousId !== id
@@ -627,6 +637,16 @@ export class ImageStore {
       return layer.size;
     }
   }
+}
+
+/** Same addressing fields (what a name or record target holds). */
+function sameDescriptor(a: Descriptor, b: Descriptor): boolean {
+  return (
+    a.digest === b.digest &&
+    a.mediaType === b.mediaType &&
+    a.size === b.size &&
+    JSON.stringify(a.platform) === JSON.stringify(b.platform)
+  );
 }
 
 /** A descriptor as a name or record target: the addressing fields only. */

@@ -168,6 +168,21 @@ describe('ImageStore.put / get', () => {
     });
   });
 
+  it('putting and tagging the same image again writes nothing (a rebuild from cache)', async () => {
+    await withStore(async (store) => {
+      const a = await randomImage(store);
+      await store.images.tag(a, 'app:1');
+      const name = await store.meta.names.get('docker.io/library/app:1');
+      const record = await store.images.records.get(a.id);
+      await new Promise((r) => setTimeout(r, 5)); // a rewrite would show a later updatedAt
+      const again = await store.images.putManifest(a.manifestDescriptor);
+      assert.equal(again.id, a.id);
+      assert.deepEqual(await store.images.tag(again, 'app:1'), { name: 'docker.io/library/app:1' });
+      assert.equal((await store.meta.names.get('docker.io/library/app:1'))?.updatedAt, name?.updatedAt);
+      assert.equal((await store.images.records.get(a.id))?.updatedAt, record?.updatedAt);
+    });
+  });
+
   it('a name pointing at an index resolves to the manifest for this platform', async () => {
     await withStore(async (store) => {
       const host = await randomImage(store);
