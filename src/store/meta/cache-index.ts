@@ -15,10 +15,10 @@
 // its rename is lost: for a cache that costs one miss, never a wrong hit.
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, opendir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, opendir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../../errors.js';
-import { errnoOf, writeFileAtomic } from './atomic-file.js';
+import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
 
 export interface CacheEntry<T = unknown> {
@@ -160,13 +160,9 @@ export class FsCacheIndex<T = unknown> {
     await this.#append(key, { key, time: Date.now(), deleted: true });
   }
 
+  /** A bucket is a few KiB in the page cache: one synchronous read (see readTextIfExists). */
   async #read(path: string): Promise<string | undefined> {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return undefined;
-      throw err;
-    }
+    return readTextIfExists(path);
   }
 
   async *#buckets(): AsyncIterable<string> {
