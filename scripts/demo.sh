@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export STRATA_ROOT="${STRATA_ROOT:-/var/lib/strata}"
-strata() { node dist/src/cli/main.js "$@"; }
+strata() { node dist/strata.cjs "$@"; }
 port="${PORT:-5000}"
 
 npm run --silent build
