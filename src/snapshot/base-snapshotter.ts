@@ -35,8 +35,8 @@ export interface SnapshotRecord {
   /** Written with syncs skipped (overlay's volatile option). */
   volatile?: true;
   /**
-   * The boot (kernel boot_id) in which this snapshot or one under it was written volatile: in
-   * another boot its bytes may never have reached the disk, so it is discarded (see readRecord).
+   * The boot (kernel boot_id) in which this snapshot was written volatile: in another boot its
+   * bytes may never have reached the disk, so it is discarded (see readRecord).
    */
   boot?: string;
 }
@@ -291,9 +291,13 @@ export abstract class BaseSnapshotter implements Snapshotter {
       labels: { ...(options.labels ?? {}) },
       createdAt: new Date().toISOString(),
     };
-    if (kind === 'active' && options.volatile === true && this.supportsVolatile()) record.volatile = true;
-    // Over a volatile snapshot, this one is only as lasting as it: it goes with it.
-    if (record.volatile === true || stack.some((r) => r.boot !== undefined)) record.boot = bootId();
+    // Only the volatile snapshot itself is bound to this boot. One prepared normally over it (a
+    // container's writable layer) keeps its own bytes; its parents are named by ChainID and
+    // unpacked again, identical, before anything mounts it (RootfsManager.ensureChain).
+    if (kind === 'active' && options.volatile === true && this.supportsVolatile()) {
+      record.volatile = true;
+      record.boot = bootId();
+    }
     try {
       await this.populate(dir, stack, kind);
       await this.createRecord(record);

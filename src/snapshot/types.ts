@@ -68,7 +68,7 @@ export interface PrepareOptions {
   /**
    * The snapshot can be rebuilt from elsewhere (a layer blob, a cache entry), so its writes
    * need not survive a crash: overlay skips syncing the upper dir (its `volatile` option), and
-   * the snapshot, with any snapshot over it, is trusted only until the next boot.
+   * the snapshot is trusted only until the next boot (then discarded, to be rebuilt).
    */
   volatile?: boolean;
 }

@@ -154,7 +154,7 @@ test('probeSnapshotter remembers whether overlay takes the volatile option (Linu
   }
 });
 
-test('volatile step snapshots: mounted without syncs, and gone (with what sits on them) after a reboot', async (t) => {
+test('volatile step snapshots: mounted without syncs, and gone after a reboot; what sits on them stays', async (t) => {
   if (skipIf(t, await overlayReason())) return;
   const root = await tempRoot('strata-volatile-');
   try {
@@ -169,11 +169,11 @@ test('volatile step snapshots: mounted without syncs, and gone (with what sits o
     const target = join(root.path, 'mnt', 'step');
     await withMounted(stepMounts, target, async (dir) => writeFile(join(dir, 'f'), 'written'));
     await s.commit('step', 'k-step');
-    // Not asked to be volatile, but over a volatile snapshot: mounted normally, lasts as long.
-    const childMounts = await s.prepare('k-child', ['step']);
-    assert.ok(!childMounts[0]?.options.includes('volatile'));
-    await s.commit('child', 'k-child');
     assert.equal(await readFile(join((await s.stat('step')).dir, 'f'), 'utf8'), 'written');
+    // A container's writable layer over it: not volatile, and its own bytes must last.
+    const childMounts = await s.prepare('container/c1', ['step']);
+    assert.ok(!childMounts[0]?.options.includes('volatile'));
+    await withMounted(childMounts, target, async (dir) => writeFile(join(dir, 'mine'), 'user data'));
 
     // Another boot: rewrite the boot id the records carry, as if written before a reboot.
     const metadata = join(root.path, 'metadata');
@@ -182,21 +182,26 @@ test('volatile step snapshots: mounted without syncs, and gone (with what sits o
       if (record.boot !== undefined)
         await writeFile(join(metadata, file), JSON.stringify({ ...record, boot: 'an-earlier-boot' }));
     }
-    const stepDir = (await readdir(join(root.path, 'snapshots'))).length;
+    const dirs = (await readdir(join(root.path, 'snapshots'))).length;
     assert.equal(await s.find('step'), undefined);
-    assert.equal(await s.find('child'), undefined);
-    assert.deepEqual(
-      (await s.list()).map((i) => i.name),
-      ['lasting'],
-    );
+    assert.equal(await s.find('base'), undefined);
+    assert.deepEqual((await s.list()).map((i) => i.name).sort(), ['container/c1', 'lasting']);
     assert.equal(
       (await readdir(join(root.path, 'snapshots'))).length,
-      stepDir - 3,
+      dirs - 2,
       'their directories went too',
     );
-    // The names are free again: the chain can be unpacked anew.
+    // The chain is unpacked again under the same names; the container's layer mounts over it.
     await s.prepare('k-base2');
     await s.commit('base', 'k-base2');
+    await withMounted(await s.prepare('k-step2', ['base']), target, async (dir) =>
+      writeFile(join(dir, 'f'), 'written'),
+    );
+    await s.commit('step', 'k-step2');
+    await withMounted(await s.mounts('container/c1'), target, async (dir) => {
+      assert.equal(await readFile(join(dir, 'mine'), 'utf8'), 'user data');
+      assert.equal(await readFile(join(dir, 'f'), 'utf8'), 'written');
+    });
   } finally {
     await root.cleanup();
   }
