@@ -55,6 +55,11 @@ export interface SaveRequest {
 
 export interface SaveOptions {
   format?: SaveFormat;
+  /**
+   * OCI format only: the form each stored layer is written in (`build --output type=oci` gzips
+   * uncompressed layers, as BuildKit's OCI exporter does). Default: as stored.
+   */
+  layerForm?: (layer: Descriptor) => Promise<Descriptor>;
   /** End `out` when done (default true). */
   end?: boolean;
   signal?: AbortSignal;
@@ -160,6 +165,7 @@ async function plan(
   requests: SaveRequest[],
   format: SaveFormat,
   signal: AbortSignal | undefined,
+  layerForm?: (layer: Descriptor) => Promise<Descriptor>,
 ): Promise<{ blobs: Map<string, BlobEntry>; files: Array<[string, Uint8Array]> }> {
   const blobs = new Map<string, BlobEntry>();
   const stored = (d: Descriptor): BlobEntry => ({
@@ -178,18 +184,23 @@ async function plan(
     const { manifest, config } = image;
     add(stored(manifest.config));
     if (format === 'oci') {
-      for (const layer of manifest.layers) add(stored(layer));
+      const layers: Descriptor[] = [];
+      for (const layer of manifest.layers)
+        layers.push(layerForm === undefined ? layer : await layerForm(layer));
+      for (const layer of layers) add(stored(layer));
       let descriptor = image.manifestDescriptor;
       const needsOci =
         descriptor.mediaType !== MediaTypes.ociManifest ||
         manifest.config.mediaType !== MediaTypes.ociConfig ||
-        manifest.layers.some((l) => toOciMediaType(l.mediaType) !== l.mediaType);
+        layers.some(
+          (l, i) => toOciMediaType(l.mediaType) !== l.mediaType || l.digest !== manifest.layers[i]?.digest,
+        );
       if (needsOci) {
         const converted: Manifest = {
           schemaVersion: 2,
           mediaType: MediaTypes.ociManifest,
           config: { ...manifest.config, mediaType: MediaTypes.ociConfig },
-          layers: manifest.layers.map((l) => ({ ...l, mediaType: toOciMediaType(l.mediaType) })),
+          layers: layers.map((l) => ({ ...l, mediaType: toOciMediaType(l.mediaType) })),
         };
         if (manifest.annotations !== undefined) converted.annotations = manifest.annotations;
         const bytes = serializeManifest(converted);
@@ -295,7 +306,7 @@ export async function saveImages(
     if (same === undefined) requests.push(r);
     else for (const n of r.names) if (!same.names.includes(n)) same.names.push(n);
   }
-  const { blobs, files } = await plan(store, requests, format, options.signal);
+  const { blobs, files } = await plan(store, requests, format, options.signal, options.layerForm);
 
   async function* entries(): AsyncGenerator<TarWriterEntry> {
     yield { ...DIR, path: 'blobs/' };

@@ -2,16 +2,20 @@
 // --iidfile, plain progress, a refused --platform, help, and error shapes.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { tarStream } from '../../src/archive/tar-writer.js';
 import { hostPlatform } from '../../src/build/engine.js';
 import { repoRoot } from '../helpers/conformance.js';
 import { overlayReason, skipIf } from './prereqs.js';
 
+const exec = promisify(execFile);
 const reason = await overlayReason();
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -83,6 +87,45 @@ describe('strata build (CLI)', { concurrency: false }, () => {
     );
     assert.equal(piped.code, 0, piped.stderr);
     assert.match(piped.stdout, /^sha256:[0-9a-f]{64}\n$/);
+  });
+
+  test('--output type=oci writes gzip layers (stored uncompressed) under the same image ID', async (t) => {
+    if (skipIf(t, reason)) return;
+    const ctx = await mkdtemp(join(root, 'ctx-'));
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n');
+    await writeFile(join(ctx, 'a.txt'), 'layer a\n'.repeat(1000));
+    await writeFile(join(ctx, 'b.txt'), 'layer b\n');
+    const archive = join(root, 'image-oci.tar');
+    const iid = join(root, 'oci-iid');
+    const r = await strata(env, [
+      'build',
+      '-q',
+      '--iidfile',
+      iid,
+      '--output',
+      `type=oci,dest=${archive}`,
+      ctx,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = await mkdtemp(join(root, 'oci-'));
+    await exec('tar', ['-xf', archive, '-C', dir]); // GNU tar as the reader: an outside judge
+    const blob = (d: string) => readFile(join(dir, 'blobs', 'sha256', d.slice('sha256:'.length)));
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse((await blob(index.manifests[0].digest)).toString());
+    assert.equal(
+      manifest.config.digest,
+      (await readFile(iid, 'utf8')).trim(),
+      'the image ID is the config digest',
+    );
+    const config = JSON.parse((await blob(manifest.config.digest)).toString());
+    assert.equal(manifest.layers.length, 2);
+    for (const [i, layer] of manifest.layers.entries()) {
+      assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+      const bytes = await blob(layer.digest);
+      assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, layer.digest);
+      const tar = gunzipSync(bytes);
+      assert.equal(`sha256:${createHash('sha256').update(tar).digest('hex')}`, config.rootfs.diff_ids[i]);
+    }
   });
 
   test('plain progress names each step, marks cache hits and ends with the image', async (t) => {

@@ -287,10 +287,16 @@ async function writeOutput(
     return;
   }
   const { saveImages } = await import('../../transfer/save.js');
+  const { CompressedLayers } = await import('../../image/compressed-layer.js');
+  const compressed = new CompressedLayers(store);
   await saveImages(
     store,
     [image.id],
     out.dest === '-' ? process.stdout : createWriteStream(out.dest as string),
-    { format: out.type },
+    {
+      format: out.type,
+      // The image leaves the machine: gzip what is stored uncompressed, as a push does.
+      layerForm: async (l) => (CompressedLayers.needsCompression(l) ? compressed.ensure(l, l.digest) : l),
+    },
   );
 }
