@@ -114,8 +114,10 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
         ...(options.compression?.level === undefined ? {} : { level: options.compression.level }),
         ...(signal ? { signal } : {}),
       });
-      // `history` shows each layer's uncompressed size without reading the layer again.
-      await store.images.recordLayer(layer.diffId, layer.uncompressedSize);
+      // `history` shows each layer's uncompressed size without reading the layer again; an
+      // uncompressed layer's size is its descriptor's, so it needs no record (nor its fsyncs).
+      if (layer.descriptor.digest !== layer.diffId)
+        await store.images.recordLayer(layer.diffId, layer.uncompressedSize);
       return { descriptor: layer.descriptor, diffId: layer.diffId, uncompressedSize: layer.uncompressedSize };
     },
     runExecutor,

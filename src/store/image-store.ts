@@ -589,12 +589,10 @@ export class ImageStore {
     layer: Descriptor,
     options: { signal?: AbortSignal } = {},
   ): Promise<number> {
+    // An uncompressed layer is its own size: nothing to read, nothing to record.
+    if (layerCompression(layer.mediaType) === 'none' && layer.digest === diffId) return layer.size;
     const rec = await this.layers.get(diffId);
     if (rec !== undefined) return rec.value.size;
-    if (layerCompression(layer.mediaType) === 'none' && layer.digest === diffId) {
-      await this.recordLayer(diffId, layer.size).catch(() => {});
-      return layer.size;
-    }
     let pending = this.#sizing.get(diffId);
     if (pending === undefined) {
       pending = this.#measure(diffId, layer, options.signal);
