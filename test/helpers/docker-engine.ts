@@ -256,11 +256,6 @@ export async function startDockerEngine(): Promise<DockerEngine | string> {
   return { client, clientVersion, serverVersion, root, docker, stop };
 }
 
-/** A loud skip: the reason goes to stderr and into the test report. */
-export function skipWithReason(t: TestContext, reason: string): void {
-  skipIf(t, reason);
-}
-
 export interface EngineHandle {
   /** The engine, once `before` has run and it started. */
   readonly engine: DockerEngine | undefined;
@@ -299,7 +294,7 @@ export function useDockerEngine(): EngineHandle {
     },
     skip(t) {
       if (engine) return false;
-      skipWithReason(t, reason ?? 'the Docker engine was not started');
+      skipIf(t, reason ?? 'the Docker engine was not started');
       return true;
     },
   };

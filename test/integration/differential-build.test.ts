@@ -27,12 +27,7 @@ import { Store } from '../../src/store/store.js';
 import { unmountTree } from '../../src/sys/index.js';
 import { loadArchive } from '../../src/transfer/load.js';
 import { readConformanceJson } from '../helpers/conformance.js';
-import {
-  DockerCommandError,
-  type DockerEngine,
-  skipWithReason,
-  useDockerEngine,
-} from '../helpers/docker-engine.js';
+import { DockerCommandError, type DockerEngine, useDockerEngine } from '../helpers/docker-engine.js';
 import {
   entryLine,
   type FsEntry,
@@ -44,7 +39,7 @@ import {
   savedImage,
   walkTree,
 } from '../helpers/image-diff.js';
-import { makeBusyboxRootfs, runtimeOrReason } from './prereqs.js';
+import { makeBusyboxRootfs, runtimeOrReason, skipIf } from './prereqs.js';
 
 type FileSpec = string | { content: string; mode?: number } | { link: string } | { dir: true };
 
@@ -651,7 +646,7 @@ describe('differential: Strata vs BuildKit', { concurrency: false }, () => {
       if (/dockerfile parse error .*(Unknown flag|unknown instruction)/i.test(dockerError.stderr)) {
         if (!ours) throw oursError;
         const line = dockerError.stderr.trim().split('\n').slice(-1)[0] ?? '';
-        skipWithReason(
+        skipIf(
           t,
           `docker ${engine.serverVersion}'s BuildKit cannot build this Dockerfile (${line.trim()}); Strata built it, nothing compared`,
         );
@@ -724,7 +719,7 @@ describe('differential: Strata vs BuildKit', { concurrency: false }, () => {
 
   test('the busybox base: FROM scratch + COPY rootfs/ /', { timeout: 120_000 }, async (t) => {
     if (handle.skip(t)) return;
-    if (runtimeReason) return skipWithReason(t, runtimeReason);
+    if (skipIf(t, runtimeReason)) return;
     await base();
     await differential(
       {
@@ -742,7 +737,7 @@ describe('differential: Strata vs BuildKit', { concurrency: false }, () => {
   for (const c of cases) {
     test(c.name, { timeout: 120_000 }, async (t) => {
       if (handle.skip(t)) return;
-      if (runtimeReason) return skipWithReason(t, runtimeReason);
+      if (skipIf(t, runtimeReason)) return;
       await base();
       await differential(c, t);
     });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../helpers/conformance.js';
 import { registryMissing, startRegistry, type TestRegistry } from '../helpers/registry-server.js';
+import { skipIf } from './prereqs.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const missing = registryMissing() ?? (existsSync(CLI) ? undefined : `${CLI} is missing (npm run build)`);
@@ -81,7 +82,7 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test('login with a wrong password fails; with the right one it is stored as docker stores it', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const wrong = await strata(
       ['login', '-u', reg.user.username, '--password-stdin', reg.host],
       envA,
@@ -107,7 +108,7 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test("build and push user/webapp-rockets:1.0; the last line is docker's; a second push skips every layer", async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const built = await strata(['build', '-q', '-t', name, join(root, 'ctx')], envA);
     assert.equal(built.code, 0, built.stderr);
     const pushed = await strata(['push', name], envA);
@@ -132,7 +133,7 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test("pull into an empty store: docker's lines, RepoDigests, and a clean store", async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const pulled = await strata(['pull', name], envB);
     assert.equal(pulled.code, 0, pulled.stderr);
     const lines = pulled.stdout.trimEnd().split('\n');
@@ -157,7 +158,7 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test('a build whose FROM names a registry image not in the store pulls it; --pull --push work', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const ctx = join(root, 'ctx2');
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'extra.txt'), 'more\n');
@@ -180,7 +181,7 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test('push -a sends every local tag of the repository; pull -a fetches every remote tag', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const repo = `${reg.host}/user/webapp-rockets`;
     const tagged = await strata(['tag', name, `${repo}:latest`], envA);
     assert.equal(tagged.code, 0, tagged.stderr);
@@ -203,14 +204,14 @@ describe('strata login, push, pull, logout and build against a registry', { conc
   });
 
   test('a missing tag is reported as docker does', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const r = await strata(['pull', `${reg.host}/user/webapp-rockets:nope`], envB);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /manifest for 127\.0\.0\.1:\d+\/user\/webapp-rockets:nope not found/);
   });
 
   test('logout removes the login; a push then explains that a login is needed', async (t) => {
-    if (missing) return t.skip(missing);
+    if (skipIf(t, missing)) return;
     const out = await strata(['logout', reg.host], envA);
     assert.equal(out.code, 0, out.stderr);
     assert.equal(out.stdout, `Removing login credentials for ${reg.host}\n`);

@@ -17,6 +17,7 @@ import { Registries } from '../../src/registry/registries.js';
 import { checkStore } from '../../src/store/check.js';
 import type { StoredImage } from '../../src/store/image-store.js';
 import { randomImage, type TempStore, tmpStore, toolMissing } from '../helpers/image-fixtures.js';
+import { skipIf } from './prereqs.js';
 import {
   type RegistryAuth,
   registryMissing,
@@ -63,7 +64,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
     });
 
     test('push uploads every blob, then the manifest; skopeo sees that digest and those layers', async (t) => {
-      if (missing) return t.skip(missing);
+      if (skipIf(t, missing)) return;
       const name = `${reg.host}/user/app:1.0`;
       await source.store.images.tag(image, name);
       const result = await pushImage(source.store, name, registries);
@@ -90,7 +91,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
     });
 
     test('a second push skips every blob (HEAD finds them)', async (t) => {
-      if (missing) return t.skip(missing);
+      if (skipIf(t, missing)) return;
       const before = registries.stats().requests;
       const result = await pushImage(source.store, `${reg.host}/user/app:1.0`, registries);
       assert.deepEqual(
@@ -106,7 +107,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
     });
 
     test('pushing to another repository mounts every blob across repositories', async (t) => {
-      if (missing) return t.skip(missing);
+      if (skipIf(t, missing)) return;
       const other = `${reg.host}/team/copy:2`;
       await source.store.images.tag(image, other);
       const result = await pushImage(source.store, other, registries);
@@ -120,7 +121,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
     });
 
     test('the same digest pulls back into an empty store, which checks clean', async (t) => {
-      if (missing) return t.skip(missing);
+      if (skipIf(t, missing)) return;
       const target = await tmpStore('strata-reg-dst-');
       stores.push(target);
       // A fresh client: nothing cached from the pushes.
@@ -157,7 +158,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
 
     if (auth !== 'none') {
       test('without credentials the registry refuses, with a hint to log in', async (t) => {
-        if (missing) return t.skip(missing);
+        if (skipIf(t, missing)) return;
         const anonymous = new Registries();
         try {
           await assert.rejects(
@@ -181,7 +182,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
       });
 
       test('login checks the password and never puts it in an error', async (t) => {
-        if (missing) return t.skip(missing);
+        if (skipIf(t, missing)) return;
         const ok = await verifyLogin(reg.host, reg.user);
         if (auth === 'token') assert.ok(ok.identityToken, 'the token server gave a refresh token');
         else assert.equal(ok.identityToken, undefined);
@@ -202,7 +203,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as RegistryAuth[]) {
 
     if (auth === 'token') {
       test('tokens are reused across requests, and an identity token is exchanged by POST', async (t) => {
-        if (missing) return t.skip(missing);
+        if (skipIf(t, missing)) return;
         const token = reg.token!;
         const fresh = new Registries({ keychain: staticKeychain({ [reg.host]: reg.user }) });
         const target = await tmpStore('strata-reg-tok-');
