@@ -17,13 +17,13 @@ import { Registries } from '../../src/registry/registries.js';
 import { checkStore } from '../../src/store/check.js';
 import type { StoredImage } from '../../src/store/image-store.js';
 import { randomImage, type TempStore, tmpStore, toolMissing } from '../helpers/image-fixtures.js';
-import { skipIf } from './prereqs.js';
 import {
   type RegistryAuth,
   registryMissing,
   startRegistry,
   type TestRegistry,
 } from '../helpers/registry-server.js';
+import { skipIf } from './prereqs.js';
 
 const exec = promisify(execFile);
 const missing = registryMissing();
