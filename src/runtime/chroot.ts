@@ -13,14 +13,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { chmod, readFile, stat, symlink } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { applyMount, mknod, S_IF, sysAvailable, sysUnavailableReason, unmountTree } from '../sys/index.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { findExecutable } from './probe.js';
 import { watchCancellation } from './run-container.js';
-import { quoteCommand, RunStepError } from './run-step-error.js';
+import { canceledStepError, exitCodeOf, quoteCommand, RunStepError } from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
 import type { OciMount, RuntimeSpec } from './spec.js';
 import { connectStdio, type RunStdio, spawnStdio, Tail } from './stdio.js';
@@ -239,20 +238,11 @@ export async function runChroot(options: RunChrootOptions): Promise<ChrootResult
       cause: exit.error,
     });
   const signal: NodeJS.Signals | undefined = exit.signal ?? undefined;
-  const exitCode =
-    exit.code ?? 128 + ((osConstants.signals as Record<string, number>)[exit.signal ?? 'SIGKILL'] ?? 9);
+  const exitCode = exitCodeOf(exit.code, exit.signal);
   const stderrTail = tails.stderr.text(options.tailLines);
   const stdoutTail = tails.stdout.text(options.tailLines);
-  if (cancellation.canceled()) {
-    throw new RunStepError({
-      command,
-      stderrTail,
-      isCanceled: true,
-      exitCode,
-      ...(signal ? { signal } : {}),
-      cause: options.signal?.reason,
-    });
-  }
+  if (cancellation.canceled())
+    throw canceledStepError({ command, stderrTail, exitCode, signal, cause: options.signal?.reason });
   if (exitCode !== 0 && options.reject !== false) {
     throw new RunStepError({ command, stderrTail, exitCode, ...(signal ? { signal } : {}) });
   }

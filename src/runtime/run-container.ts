@@ -6,13 +6,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { clampRlimits } from './host-limits.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import type { RuntimeInfo } from './probe.js';
-import { quoteCommand, RunStepError } from './run-step-error.js';
+import { canceledStepError, exitCodeOf, quoteCommand, RunStepError, signalNumber } from './run-step-error.js';
 import type { RuntimeSpec } from './spec.js';
 import { connectStdio, type RunStdio, spawnStdio, Tail } from './stdio.js';
 
@@ -55,10 +54,6 @@ export interface RunResult {
   command: string;
   stdoutTail: string;
   stderrTail: string;
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return (osConstants.signals as Record<string, number>)[signal] ?? 0;
 }
 
 function runQuiet(
@@ -283,21 +278,13 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
       cause: exit.error,
     });
   }
-  let exitCode = exit.code ?? 128 + signalNumber(exit.signal ?? 'SIGKILL');
+  let exitCode = exitCodeOf(exit.code, exit.signal);
   let signal: NodeJS.Signals | undefined = exit.signal ?? undefined;
   const sent = cancellation.sent();
   if (signal === undefined && sent !== undefined && exitCode === 128 + signalNumber(sent)) signal = sent;
 
-  if (cancellation.canceled()) {
-    throw new RunStepError({
-      command,
-      stderrTail,
-      isCanceled: true,
-      exitCode,
-      ...(signal ? { signal } : {}),
-      cause: options.signal?.reason,
-    });
-  }
+  if (cancellation.canceled())
+    throw canceledStepError({ command, stderrTail, exitCode, signal, cause: options.signal?.reason });
   if (exitCode !== 0 && errors.length > 0) {
     const runtimeMessage = errors.join('; ');
     const execCode = execFailureCode(runtimeMessage);

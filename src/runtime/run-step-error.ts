@@ -3,6 +3,7 @@
 // a `message` adding the last lines of stderr, the exit code or signal as fields, the
 // original error as `cause`, and a brand for cross-realm checks (isRunStepError).
 
+import { constants as osConstants } from 'node:os';
 import { BuilderError, type ErrorCode } from '../errors.js';
 
 const BRAND = Symbol.for('strata.RunStepError');
@@ -100,4 +101,26 @@ export class RunStepError extends BuilderError {
 /** True for a RunStepError, also one created by another copy of this module. */
 export function isRunStepError(err: unknown): err is RunStepError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** The number of a signal on this system (0 when unknown). */
+export function signalNumber(signal: NodeJS.Signals): number {
+  return (osConstants.signals as Record<string, number>)[signal] ?? 0;
+}
+
+/** A process's exit code as a shell reports it: its own code, else 128 + the signal (SIGKILL if none). */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signalNumber(signal ?? 'SIGKILL') || 9);
+}
+
+/** The error of a step stopped through its AbortSignal (or a forwarded SIGINT/SIGTERM). */
+export function canceledStepError(fields: {
+  command: string;
+  stderrTail: string;
+  exitCode: number;
+  signal: NodeJS.Signals | undefined;
+  cause: unknown;
+}): RunStepError {
+  const { signal, ...rest } = fields;
+  return new RunStepError({ ...rest, isCanceled: true, ...(signal ? { signal } : {}) });
 }
