@@ -62,33 +62,34 @@ export class CompressedLayers {
   }
 
   /**
-   * The compressed descriptor remembered for `layer` (its blob may be gone from the store), or
-   * undefined when it was never compressed with these settings.
+   * The compressed descriptor remembered for the uncompressed `layer` (its blob may be gone
+   * from the store), or undefined when it was never compressed with these settings.
    */
-  async known(
-    layer: Descriptor,
-    diffId: Digest,
-    options: CompressOptions = {},
-  ): Promise<Descriptor | undefined> {
-    const rec = await this.#records.get(recordKey(diffId, options)).catch(() => undefined);
+  async known(layer: Descriptor, options: CompressOptions = {}): Promise<Descriptor | undefined> {
+    const rec = await this.#records.get(recordKey(layer.digest, options)).catch(() => undefined);
     if (rec === undefined) return undefined;
     return { mediaType: compressedMediaType(layer, options), digest: rec.value.digest, size: rec.value.size };
   }
 
-  /** The compressed blob of `layer`, in the content store: found, or written now. */
-  async ensure(layer: Descriptor, diffId: Digest, options: CompressOptions = {}): Promise<Descriptor> {
-    const key = recordKey(diffId, options);
+  /** The compressed blob of the uncompressed `layer`, in the content store: found, or written now. */
+  async ensure(layer: Descriptor, options: CompressOptions = {}): Promise<Descriptor> {
+    const key = recordKey(layer.digest, options);
     let pending = this.#writing.get(key);
     if (pending === undefined) {
-      pending = this.#ensure(layer, diffId, options);
+      pending = this.#ensure(layer, key, options);
       this.#writing.set(key, pending);
       pending.finally(() => this.#writing.delete(key)).catch(() => {});
     }
     return pending;
   }
 
-  async #ensure(layer: Descriptor, diffId: Digest, options: CompressOptions): Promise<Descriptor> {
-    const known = await this.known(layer, diffId, options);
+  /** `layer` as it leaves the machine: compressed when stored uncompressed, else as it is. */
+  async distributable(layer: Descriptor, options: CompressOptions = {}): Promise<Descriptor> {
+    return CompressedLayers.needsCompression(layer) ? this.ensure(layer, options) : layer;
+  }
+
+  async #ensure(layer: Descriptor, key: string, options: CompressOptions): Promise<Descriptor> {
+    const known = await this.known(layer, options);
     if (known !== undefined && (await this.store.content.has(known.digest))) return known;
     const { signal } = options;
     const tar = await this.store.content.open(layer.digest, signal === undefined ? {} : { signal });
@@ -98,13 +99,13 @@ export class CompressedLayers {
       ...(options.level === undefined ? {} : { level: options.level }),
       ...(signal === undefined ? {} : { signal }),
     });
-    // The stored tar is its own diffID; anything else means the blob under that name is not it.
-    if (written.diffId !== diffId)
-      throw new DigestMismatchError(diffId, written.diffId, `uncompressed layer ${layer.digest}`);
+    // An uncompressed layer is its own diffID; anything else means the blob is not that layer.
+    if (written.diffId !== layer.digest)
+      throw new DigestMismatchError(layer.digest, written.diffId, `uncompressed layer ${layer.digest}`);
     await this.#records
-      .put(recordKey(diffId, options), { digest: written.descriptor.digest, size: written.descriptor.size })
+      .put(key, { digest: written.descriptor.digest, size: written.descriptor.size })
       .catch(() => {}); // a lost hint only costs compressing again
-    return { ...written.descriptor, mediaType: compressedMediaType(layer, options) };
+    return written.descriptor;
   }
 }
 

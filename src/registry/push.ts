@@ -228,13 +228,13 @@ async function pushWith(
       if (compress !== 'none' && kind === 'layer' && CompressedLayers.needsCompression(local)) {
         const opts = { ...compress, ...(signal ? { signal } : {}) };
         // A layer compressed before and already in the registry is neither read nor compressed.
-        const known = await compressed.known(local, local.digest, opts);
+        const known = await compressed.known(local, opts);
         if (known !== undefined && (await client.hasBlob(repo, known.digest, signal, true))) {
           travelled.set(local.digest, known);
           return exists(known);
         }
         emitFor(local, { status: 'waiting' });
-        d = await compressed.ensure(local, local.digest, opts);
+        d = await compressed.ensure(local, opts);
         travelled.set(local.digest, d);
       }
       const base = { kind, digest: d.digest, size: d.size };

@@ -296,7 +296,7 @@ async function writeOutput(
     {
       format: out.type,
       // The image leaves the machine: gzip what is stored uncompressed, as a push does.
-      layerForm: async (l) => (CompressedLayers.needsCompression(l) ? compressed.ensure(l, l.digest) : l),
+      layerForm: (l) => compressed.distributable(l),
     },
   );
 }

@@ -138,13 +138,13 @@ export class FsCacheIndex<T = unknown> {
   }
 
   async get(key: string): Promise<CacheEntry<T> | undefined> {
-    const text = await this.#read(this.bucketPath(key));
+    const text = await readTextIfExists(this.bucketPath(key));
     return text === undefined ? undefined : newest(parseBucket<T>(text).lines, key);
   }
 
   /** Every valid entry for `key`, oldest first, deletions included as `deleted: true`. */
   async history(key: string): Promise<Array<CacheEntry<T> | { key: string; time: number; deleted: true }>> {
-    const text = await this.#read(this.bucketPath(key));
+    const text = await readTextIfExists(this.bucketPath(key));
     if (text === undefined) return [];
     return parseBucket<T>(text)
       .lines.filter((l) => l.key === key)
@@ -158,11 +158,6 @@ export class FsCacheIndex<T = unknown> {
   /** Appends a deletion marker. */
   async delete(key: string): Promise<void> {
     await this.#append(key, { key, time: Date.now(), deleted: true });
-  }
-
-  /** A bucket is a few KiB in the page cache: one synchronous read (see readTextIfExists). */
-  async #read(path: string): Promise<string | undefined> {
-    return readTextIfExists(path);
   }
 
   async *#buckets(): AsyncIterable<string> {
@@ -192,7 +187,7 @@ export class FsCacheIndex<T = unknown> {
   /** The newest live entry of every key, in no particular order. */
   async *entries(): AsyncIterable<CacheEntry<T>> {
     for await (const path of this.#buckets()) {
-      const text = await this.#read(path);
+      const text = await readTextIfExists(path);
       if (text === undefined) continue;
       const { lines } = parseBucket<T>(text);
       for (const key of new Set(lines.map((l) => l.key))) {
@@ -221,7 +216,7 @@ export class FsCacheIndex<T = unknown> {
               cause: options.signal.reason,
             });
           }
-          const text = await this.#read(path);
+          const text = await readTextIfExists(path);
           if (text === undefined) continue;
           result.buckets++;
           const { lines, rawLines } = parseBucket<T>(text);
