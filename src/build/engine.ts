@@ -60,9 +60,12 @@ import {
   withShell,
 } from './steps/config.js';
 import {
+  type CopySpec,
+  directCopyFits,
   followSourceLinks,
   joinDest,
   makeDirectories,
+  NotDirectError,
   parseChmod,
   performCopy,
   resolveOwner,
@@ -115,6 +118,12 @@ export interface BuildOptions {
   buildArgs?: Record<string, string>;
   target?: string;
   noCache?: boolean;
+  /**
+   * COPY from the context writes an overlay snapshot's upper dir directly and links files
+   * that an earlier COPY already made from the same source (snapshot/file-pool.ts). Default
+   * true; false copies every file through the mounted rootfs (the layer is the same).
+   */
+  directCopy?: boolean;
   labels?: Record<string, string>;
   /** Must be the host platform (no emulation). */
   platform?: string;
@@ -731,29 +740,28 @@ class Build {
     ];
     const historyLine = [KW, ...flags, ...paths, ...heredocs.map((h) => `<<${h.name}`), i.dest].join(' ');
     const name = label(i.original.replace(/^\s*\S+/, KW).trim());
-    await this.layerStep(state, name, key, `${historyLine} # buildkit`, () => {
+    await this.layerStep(state, name, key, `${historyLine} # buildkit`, async () => {
+      const spec = (selected: SelectedSource[]): CopySpec => ({
+        dest,
+        selected,
+        heredocs,
+        ...(i.chown === undefined ? {} : { chown: i.chown }),
+        ...(chmod === undefined ? {} : { chmod }),
+        exclude: i.exclude,
+        parents: i.kind === 'copy' ? i.parents : false,
+        keepOwner: source !== undefined,
+        unpackArchives: i.kind === 'add' && (i.unpack ?? true),
+        downloads: downloads.map((d) => ({
+          name: d.name,
+          file: d.file,
+          ...(d.mtime ? { mtime: d.mtime } : {}),
+        })),
+        now: this.epochDate ?? new Date(),
+      });
       const run = (from: (root: string) => Promise<SelectedSource[]>) =>
         this.rootfs().mutate(
           state.layers,
-          async (rootfs) => {
-            await performCopy(rootfs, {
-              dest,
-              selected: await from(rootfs),
-              heredocs,
-              ...(i.chown === undefined ? {} : { chown: i.chown }),
-              ...(chmod === undefined ? {} : { chmod }),
-              exclude: i.exclude,
-              parents: i.kind === 'copy' ? i.parents : false,
-              keepOwner: source !== undefined,
-              unpackArchives: i.kind === 'add' && (i.unpack ?? true),
-              downloads: downloads.map((d) => ({
-                name: d.name,
-                file: d.file,
-                ...(d.mtime ? { mtime: d.mtime } : {}),
-              })),
-              now: this.epochDate ?? new Date(),
-            });
-          },
+          async (rootfs) => performCopy(rootfs, spec(await from(rootfs))),
           this.o.signal,
         );
       if (fromState || fromImage) {
@@ -767,6 +775,22 @@ class Build {
             ),
           ),
         );
+      }
+      const pool = this.o.snapshotter?.filePool;
+      if (
+        this.o.directCopy !== false &&
+        this.o.snapshotter?.kind === 'overlay' &&
+        directCopyFits(spec(selected))
+      ) {
+        try {
+          return await this.rootfs().mutateDirect(
+            state.layers,
+            (upper, lowers) => performCopy(upper, { ...spec(selected), direct: { lowers, pool } }),
+            this.o.signal,
+          );
+        } catch (err) {
+          if (!(err instanceof NotDirectError)) throw err;
+        }
       }
       return run(async () => selected);
     });

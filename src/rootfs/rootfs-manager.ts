@@ -139,17 +139,7 @@ export class RootfsManager {
     try {
       await withMounted(mounts, target, fn);
       signal?.throwIfAborted();
-      const changes = await snapshotter.changes(key, { xattrs: true });
-      const tar = changesToTar(changes, {
-        ...(this.options.sourceDateEpoch === undefined
-          ? {}
-          : { sourceDateEpoch: this.options.sourceDateEpoch }),
-        ...(signal ? { signal } : {}),
-      });
-      const layer = await this.options.writeLayer(tar, signal);
-      const ids = chainIds([...layers.map((l) => l.diffId), layer.diffId]);
-      await this.commitOrAdopt(snapshotName(ids[ids.length - 1] as Digest), key);
-      return layer;
+      return await this.commitStep(layers, key, signal);
     } catch (err) {
       await snapshotter.remove(key).catch(() => {});
       throw err;
@@ -158,7 +148,66 @@ export class RootfsManager {
     }
   }
 
-  /** Runs `fn` with a read-only view of `layers` (COPY --from, bind mounts). */
+  /**
+   * As mutate(), but `fn` writes the new snapshot's own directory (an overlay upper dir) while
+   * nothing is mounted on it, and sees the layers below through a read-only view (`lowers`,
+   * undefined when there are none). `fn` must create only what the layers below do not have,
+   * and give a directory it creates over one of theirs that directory's metadata (what
+   * overlay's copy-up would do): the upper dir then holds what the same writes through the
+   * mount would have left. COPY does this (build/steps/copy.ts, DirectCopy) to link files
+   * into the snapshot, which cannot be done through the mount (EXDEV).
+   */
+  async mutateDirect(
+    layers: readonly LayerRef[],
+    fn: (upper: string, lowers: string | undefined) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<LayerRef> {
+    const { snapshotter } = this.options;
+    const parents = await this.ensureChain(layers, signal);
+    const key = randomKey('step');
+    await snapshotter.prepare(key, parents, { volatile: true });
+    try {
+      const { dir } = await snapshotter.stat(key);
+      if (parents.length === 0) {
+        await fn(dir, undefined);
+      } else {
+        const viewKey = randomKey('lowers');
+        const target = await this.mountPoint();
+        try {
+          const mounts = await snapshotter.view(viewKey, parents);
+          await withMounted(mounts, target, (lowers) => fn(dir, lowers));
+        } finally {
+          await snapshotter.remove(viewKey).catch(() => {});
+          await rm(target, { recursive: true, force: true }).catch(() => {});
+        }
+      }
+      signal?.throwIfAborted();
+      return await this.commitStep(layers, key, signal);
+    } catch (err) {
+      await snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The active snapshot `key` (not mounted) becomes the layer of its changes, committed by ChainID. */
+  private async commitStep(
+    layers: readonly LayerRef[],
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<LayerRef> {
+    const changes = await this.options.snapshotter.changes(key, { xattrs: true });
+    const tar = changesToTar(changes, {
+      ...(this.options.sourceDateEpoch === undefined
+        ? {}
+        : { sourceDateEpoch: this.options.sourceDateEpoch }),
+      ...(signal ? { signal } : {}),
+    });
+    const layer = await this.options.writeLayer(tar, signal);
+    const ids = chainIds([...layers.map((l) => l.diffId), layer.diffId]);
+    await this.commitOrAdopt(snapshotName(ids[ids.length - 1] as Digest), key);
+    return layer;
+  }
+
   async view<T>(
     layers: readonly LayerRef[],
     fn: (rootfs: string) => Promise<T>,

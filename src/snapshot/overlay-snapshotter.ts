@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseSnapshotter, type SnapshotRecord } from './base-snapshotter.js';
 import { upperChanges } from './changes.js';
+import { FilePool } from './file-pool.js';
 import type { Change, ChangeOptions, Mount } from './types.js';
 
 let featureOptions: string[] | undefined;
@@ -40,10 +41,13 @@ export interface OverlayOptions {
 export class OverlaySnapshotter extends BaseSnapshotter {
   readonly kind = 'overlay' as const;
   readonly #volatile: boolean;
+  /** Files COPY shares between this root's snapshots by hard link (pool/ beside snapshots/). */
+  readonly filePool: FilePool;
 
   constructor(root: string, options: OverlayOptions = {}) {
     super(root);
     this.#volatile = options.volatile === true;
+    this.filePool = FilePool.of(root);
   }
 
   // Unmounting an overlay syncs its whole upper filesystem, and every fsync inside (dpkg makes

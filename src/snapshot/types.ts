@@ -24,12 +24,14 @@
 // On-disk layout under the root the caller gives:
 //   snapshots/<id>/fs        the content (overlay: the upper dir; copy: the whole tree)
 //   snapshots/<id>/work      overlay's workdir (active overlay snapshots only)
+//   pool/<boot>/<xx>/<key>    files COPY shares by hard link (overlay only; file-pool.ts)
 //   metadata/<sha256(name)>.json   one record per key or name (SnapshotRecord), written
 //                            to a temp file and then linked into place: link(2) fails when
 //                            the name exists, so two processes cannot take one key.
 // ids are short random hex strings, so overlay's lowerdir option stays short.
 
 import type { Stats } from 'node:fs';
+import type { FilePool } from './file-pool.js';
 
 /** A mount as data, as containerd's mount.Mount: what to mount, not where. */
 export interface Mount {
@@ -119,6 +121,8 @@ export interface Snapshotter {
   /** 'overlay': dirs hold diffs in overlayfs format. 'copy': dirs hold whole trees. */
   readonly kind: 'overlay' | 'copy';
   readonly root: string;
+  /** Where COPY finds files to share by hard link (overlay only: a copy snapshot changes files in place). */
+  readonly filePool?: FilePool;
   /** A new active snapshot stacked on `parents`; returns the mounts presenting it read-write. */
   prepare(key: string, parents?: readonly string[], options?: PrepareOptions): Promise<Mount[]>;
   /** A new read-only view of `parents`. */

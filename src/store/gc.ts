@@ -45,6 +45,8 @@ export interface SnapshotCollector {
   >;
   remove(name: string): Promise<void>;
   usage(name?: string): Promise<{ size: number }>;
+  /** Files shared by hard link between snapshots (snapshot/file-pool.ts): pruned after them. */
+  filePool?: { prune(): Promise<{ removed: number; bytes: number }> };
 }
 
 export interface LiveSet {
@@ -282,6 +284,9 @@ export async function collectGarbage(store: GcStore, options: GcOptions = {}): P
         if (!isBuilderError(err)) throw err; // e.g. it has children by now: keep it
       }
     }
+    // Pool files no snapshot shares any more: their bytes come back only now.
+    if (!dryRun && options.snapshots.filePool !== undefined)
+      result.reclaimedBytes += (await options.snapshots.filePool.prune()).bytes;
   }
 
   if (!dryRun) {

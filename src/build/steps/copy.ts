@@ -9,14 +9,18 @@ import {
   createReadStream,
   fchmodSync,
   fchownSync,
+  fstatSync,
   futimesSync,
   lchownSync,
+  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
   readlinkSync,
   readSync,
   rmSync,
+  type Stats,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -35,7 +39,8 @@ import { chompHeredoc } from '../../dockerfile/parser/heredoc.js';
 import { BuilderError } from '../../errors.js';
 import { type Owner, resolveOwner } from '../../rootfs/users.js';
 import { secureJoin } from '../../runtime/secure-join.js';
-import { isErrno } from '../../sys/index.js';
+import type { FilePool } from '../../snapshot/file-pool.js';
+import { isErrno, lgetxattr, llistxattr, lsetxattr } from '../../sys/index.js';
 import { cleanPath } from './config.js';
 import { childPath, DestinationResolver, type Target } from './copy-dest.js';
 
@@ -62,6 +67,41 @@ export interface CopySpec {
   downloads: { name: string; file: string; mtime?: Date }[];
   /** Time for directories the copy creates (SOURCE_DATE_EPOCH, else now). */
   now: Date;
+  /** The rootfs given is a snapshot's upper dir, written directly (see DirectCopy). */
+  direct?: DirectCopy;
+}
+
+/**
+ * COPY into an overlay snapshot's own (upper) directory, unmounted, so that files can be
+ * hard-linked from the pool (RootfsManager.mutateDirect). That gives what the copy through the
+ * mount gives only while the copy creates nothing the layers below have: a directory of
+ * theirs on the way is created in the upper dir with their metadata (overlay's copy-up), and
+ * anything else met there (a file or symlink in the way, a path written twice) throws
+ * NotDirectError, after which the caller copies through the mount instead.
+ */
+export interface DirectCopy {
+  /** The layers below, merged, read-only; undefined when there are none. */
+  lowers: string | undefined;
+  pool: FilePool | undefined;
+}
+
+/** The copy needs overlay's own handling of what is below (see DirectCopy): do it through the mount. */
+export class NotDirectError extends Error {}
+
+/**
+ * Copies the direct way can take: files from the build context to plain destinations. An
+ * owner by name needs the image's /etc/passwd, --parents and heredocs other paths through
+ * the code, ADD archives and downloads other writers; those copy through the mount.
+ */
+export function directCopyFits(spec: CopySpec): boolean {
+  return (
+    spec.chown === undefined &&
+    !spec.parents &&
+    !spec.keepOwner &&
+    !spec.unpackArchives &&
+    spec.heredocs.length === 0 &&
+    spec.downloads.length === 0
+  );
 }
 
 export function parseChmod(text: string): number {
@@ -79,6 +119,48 @@ interface Ctx {
   owner: Owner | undefined;
   spec: CopySpec;
   dest: DestinationResolver;
+  /** With spec.direct: directories this copy created (nothing below them is in the lower layers). */
+  fresh?: Set<string>;
+}
+
+/** What the layers below have at `path` (not following a final symlink), or undefined. */
+function lowerEntry(ctx: Ctx, path: string): Stats | undefined {
+  const lowers = ctx.spec.direct?.lowers;
+  if (lowers === undefined) return undefined;
+  try {
+    return lstatSync(join(lowers, path), { throwIfNoEntry: false });
+  } catch (err) {
+    if (isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+}
+
+/** Direct copy: `path` is about to be created; the layers below must not have it. */
+function assertNotBelow(ctx: Ctx, path: string): void {
+  if (ctx.fresh === undefined) return;
+  const slash = path.lastIndexOf('/');
+  if (ctx.fresh.has(slash <= 0 ? '/' : path.slice(0, slash))) return;
+  if (lowerEntry(ctx, path) !== undefined) throw new NotDirectError(`${path} is in a lower layer`);
+}
+
+/**
+ * Direct copy: the directory `path` of the layers below, made in the upper dir as overlay
+ * copies it up (owner, mode, xattrs, times). False when the layers below do not have it.
+ */
+function copyUpDirectory(ctx: Ctx, path: string, host: string): boolean {
+  const st = lowerEntry(ctx, path);
+  if (st === undefined) return false;
+  if (!st.isDirectory()) throw new NotDirectError(`${path} is not a directory in a lower layer`);
+  const lower = join(ctx.spec.direct?.lowers as string, path);
+  mkdirSync(host, { mode: 0o700 });
+  lchownSync(host, st.uid, st.gid);
+  chmodSync(host, st.mode & 0o7777);
+  for (const name of llistxattr(lower)) {
+    const value = lgetxattr(lower, name);
+    if (value !== null && !name.startsWith('trusted.overlay.')) lsetxattr(host, name, value);
+  }
+  utimesSync(host, st.atime, st.mtime);
+  return true;
 }
 
 // Metadata calls and small files are synchronous: a few µs of syscalls each, where every
@@ -124,6 +206,13 @@ function mkdirp(ctx: Ctx, path: string): string {
       throw new BuilderError('EINVAL', `cannot copy to ${path}: ${current} exists and is not a directory`, {
         hint: 'Choose a destination whose parent directories are directories.',
       });
+    }
+    if (ctx.fresh !== undefined) {
+      if (copyUpDirectory(ctx, current, host)) {
+        ctx.dest.isDirectory(current, target);
+        continue;
+      }
+      ctx.fresh.add(current);
     }
     mkdirSync(host, { mode: 0o755 });
     chmodSync(host, 0o755);
@@ -171,9 +260,17 @@ function applyMeta(ctx: Ctx, host: string, source: Meta, isLink: boolean): void 
  * Writes `from`'s bytes to `to` and gives it the entry's owner, mode and mtime, all through
  * the two descriptors: copyFile + lchown/chmod/utimes walked the path four times and made ~15
  * syscalls a file (5,000 files in an overlay: ~1.5 s against ~1.0 s like this). `flags` 'wx'
- * creates only: returns false, having written nothing, when something is at `to`.
+ * creates only: returns false, having written nothing, when something is at `to`. `pooled`
+ * (direct copy): the pool entry the finished file becomes, if the source did not change meanwhile.
  */
-function writeCopy(ctx: Ctx, from: string, to: string, source: Meta, flags: 'w' | 'wx'): boolean {
+function writeCopy(
+  ctx: Ctx,
+  from: string,
+  to: string,
+  source: Meta,
+  flags: 'w' | 'wx',
+  pooled?: Pooled,
+): boolean {
   const src = openSync(from, 'r');
   try {
     let dst: number;
@@ -195,10 +292,45 @@ function writeCopy(ctx: Ctx, from: string, to: string, source: Meta, flags: 'w' 
     } finally {
       closeSync(dst);
     }
+    if (pooled !== undefined && sameSource(fstatSync(src), pooled.source)) pooled.pool.adopt(pooled.key, to);
     return true;
   } finally {
     closeSync(src);
   }
+}
+
+/** A pool entry for a file being copied (direct copy). */
+interface Pooled {
+  pool: FilePool;
+  key: string;
+  source: Stats;
+}
+
+/** The source is as it was when selected (size, times, inode): its bytes are the ones keyed. */
+function sameSource(now: Stats, then: Stats): boolean {
+  return (
+    now.ino === then.ino &&
+    now.dev === then.dev &&
+    now.size === then.size &&
+    now.mtimeMs === then.mtimeMs &&
+    now.ctimeMs === then.ctimeMs
+  );
+}
+
+/** Direct copy of a regular file to container path `dest`: its pool entry, if there is a pool. */
+function pooledFile(ctx: Ctx, entry: SelectedEntry, dest: string, source: Meta): Pooled | undefined {
+  const pool = ctx.spec.direct?.pool;
+  if (pool === undefined) return undefined;
+  const owner = ownerOf(ctx, source);
+  const key = pool.keyOf({
+    path: dest,
+    source: entry.stat,
+    uid: owner.uid,
+    gid: owner.gid,
+    mode: ctx.spec.chmod ?? source.mode & 0o7777,
+    mtimeMs: source.mtime.getTime(),
+  });
+  return { pool, key, source: entry.stat };
 }
 
 /** Fails with EEXIST where anything is: the caller then looks. */
@@ -220,10 +352,12 @@ function copyToFreshPath(ctx: Ctx, entry: SelectedEntry, dest: string, source: M
   const target = ctx.dest.ifAbsent(dest);
   if (target === undefined) return false;
   const st = entry.stat;
+  assertNotBelow(ctx, dest);
   if (st.isDirectory()) {
     if (!tryCreate(() => mkdirSync(target.host))) return false;
     applyMeta(ctx, target.host, source, false);
     ctx.dest.isDirectory(dest, target);
+    ctx.fresh?.add(dest);
     return true;
   }
   if (st.isSymbolicLink()) {
@@ -232,7 +366,17 @@ function copyToFreshPath(ctx: Ctx, entry: SelectedEntry, dest: string, source: M
     applyMeta(ctx, target.host, source, true);
     return true;
   }
-  return st.isFile() && st.size <= SYNC_COPY_MAX && writeCopy(ctx, entry.abs, target.host, source, 'wx');
+  if (!st.isFile()) return false;
+  const pooled = ctx.fresh === undefined ? undefined : pooledFile(ctx, entry, dest, source);
+  if (pooled !== undefined) {
+    try {
+      if (pooled.pool.linkTo(pooled.key, target.host)) return true;
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) return false;
+      throw err;
+    }
+  }
+  return st.size <= SYNC_COPY_MAX && writeCopy(ctx, entry.abs, target.host, source, 'wx', pooled);
 }
 
 /**
@@ -246,23 +390,33 @@ async function copyEntry(ctx: Ctx, entry: SelectedEntry, dest: string): Promise<
   if (copyToFreshPath(ctx, entry, dest, meta)) return;
   const target = ctx.dest.resolve(dest);
   const host = target.host;
+  if (ctx.fresh !== undefined) {
+    // Written twice by this copy, or met something: overlay's rules decide (through the mount).
+    if (target.existing !== undefined || target.generation === -1)
+      throw new NotDirectError(`${dest} needs the copy through the mount`);
+    assertNotBelow(ctx, dest);
+  }
   if (st.isDirectory()) {
     removeIfConflicting(ctx, target, 'dir');
     // An existing directory is kept as it is (mkdir -p would do nothing).
     if (!target.existing?.isDirectory()) mkdirSync(host, { recursive: true });
     applyMeta(ctx, host, meta, false);
     ctx.dest.isDirectory(dest, target);
+    ctx.fresh?.add(dest);
   } else if (st.isSymbolicLink()) {
     removeIfConflicting(ctx, target, 'symlink');
     symlinkSync(readlinkSync(from), host);
     applyMeta(ctx, host, meta, true);
   } else if (st.isFile()) {
     removeIfConflicting(ctx, target, 'file');
+    const pooled = ctx.fresh === undefined ? undefined : pooledFile(ctx, entry, dest, meta);
     if (st.size <= SYNC_COPY_MAX) {
-      writeCopy(ctx, from, host, meta, 'w');
+      writeCopy(ctx, from, host, meta, 'w', pooled);
     } else {
       await copyFile(from, host);
       applyMeta(ctx, host, meta, false);
+      if (pooled !== undefined && sameSource(statSync(from), pooled.source))
+        pooled.pool.adopt(pooled.key, host);
     }
   } else {
     throw new BuilderError('EINVAL', `cannot copy ${entry.path}: not a regular file, directory or symlink`);
@@ -353,11 +507,18 @@ async function isTarArchive(file: string): Promise<boolean> {
 
 /** Carries out a COPY/ADD in `rootfs` (a mounted, writable root filesystem). */
 export async function performCopy(rootfs: string, spec: CopySpec): Promise<void> {
+  if (spec.direct !== undefined && !directCopyFits(spec))
+    throw new NotDirectError('this copy needs the rootfs mounted (--chown, --parents, heredocs, ADD)');
   const owner = spec.chown === undefined ? undefined : await resolveOwner(rootfs, spec.chown);
   const ctx: Ctx = { rootfs, owner, spec, dest: new DestinationResolver(rootfs) };
+  if (spec.direct !== undefined) ctx.fresh = new Set();
   const exclude = spec.exclude.length > 0 ? new PatternMatcher(spec.exclude) : undefined;
   const destHostRaw = await secureJoin(rootfs, spec.dest);
-  const destStat = await stat(destHostRaw).catch(() => undefined);
+  let destStat = await stat(destHostRaw).catch(() => undefined);
+  if (destStat === undefined && spec.direct !== undefined) {
+    destStat = lowerEntry(ctx, cleanPath(spec.dest));
+    if (destStat?.isSymbolicLink()) throw new NotDirectError(`${spec.dest} is a symlink in a lower layer`);
+  }
   const matchCount =
     spec.selected.reduce((n, s) => n + s.matches.length, 0) + spec.heredocs.length + spec.downloads.length;
   const destIsDir = spec.dest.endsWith('/') || destStat?.isDirectory() === true || spec.parents;

@@ -6,6 +6,7 @@
 import { ContainerRecords } from '../../container/container-records.js';
 import { BuilderError } from '../../errors.js';
 import { CopySnapshotter } from '../../snapshot/copy-snapshotter.js';
+import { FilePool } from '../../snapshot/file-pool.js';
 import { collectGarbage, pruneImages, type SnapshotCollector } from '../../store/gc.js';
 import type { Store } from '../../store/store.js';
 import { optBool } from '../args.js';
@@ -16,7 +17,14 @@ import { openCliStore } from '../store-root.js';
 
 /** The snapshotter's bookkeeping over the store's snapshots (no mounting needed to list or remove). */
 export function snapshotCollector(store: Store): SnapshotCollector {
-  return new CopySnapshotter(store.snapshotsDir);
+  const snapshots = new CopySnapshotter(store.snapshotsDir);
+  const filePool = FilePool.of(store.snapshotsDir);
+  return {
+    list: () => snapshots.list(),
+    remove: (name) => snapshots.remove(name),
+    usage: (name) => snapshots.usage(name),
+    filePool,
+  };
 }
 
 /** $STRATA_GC_GRACE (seconds) overrides GC's grace period (tests; a store no one else uses). */

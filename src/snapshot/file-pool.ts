@@ -1,0 +1,146 @@
+// Files that COPY shares between snapshots by hard link. A COPY that runs again after one file
+// of a tree changed links the unchanged files from here into the new snapshot: no new inode,
+// no bytes written. New inodes are what a copy of many small files costs on a disk whose
+// inode tables are not cached (on these machines: 5,000 creates 0.1-1.4 s, 5,000 links 45 ms).
+//
+// An entry is named by what the copied file must be: its container path, the source's
+// identity (device, inode, size, mtime, ctime: the ctime changes on any write) and the owner,
+// mode and mtime the copy gives it. The name is not a content hash: the bytes were copied
+// from the source while its stat stayed the same, which is the check a rebuild's stat memo
+// relies on too. Each destination path has its own entries, so one layer never holds two
+// paths of one inode (its tar would turn the second into a hardlink entry).
+//
+// Sharing is safe because nothing writes a committed snapshot's files: overlay copies a
+// lower file up before changing it, and every other reader only reads. Entries live in a
+// directory per boot: the files were written without fsync (the snapshots that hold them are
+// volatile), so after a crash the pool of the earlier boot is not trusted, only removed.
+
+import { createHash } from 'node:crypto';
+import { linkSync, mkdirSync, type Stats } from 'node:fs';
+import { lstat, readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from '../sys/index.js';
+import { bootId } from './base-snapshotter.js';
+
+/** What a pooled file is: the source it was copied from and the file the copy made of it. */
+export interface PoolEntryIdentity {
+  /** The container path it was copied to. */
+  path: string;
+  source: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+  uid: number;
+  gid: number;
+  /** Permission bits (07777) of the copy. */
+  mode: number;
+  /** The copy's mtime (and atime), in ms. */
+  mtimeMs: number;
+}
+
+export class FilePool {
+  constructor(readonly root: string) {}
+
+  /** The pool of a snapshotter root (pool/ beside snapshots/ and metadata/). */
+  static of(snapshotRoot: string): FilePool {
+    return new FilePool(join(snapshotRoot, 'pool'));
+  }
+
+  /** This boot's entries; undefined where the kernel gives no boot id (then nothing is pooled). */
+  private bootDir(): string | undefined {
+    const boot = bootId();
+    return boot === '' ? undefined : join(this.root, boot);
+  }
+
+  keyOf(id: PoolEntryIdentity): string {
+    const s = id.source;
+    const text = JSON.stringify([
+      id.path,
+      s.dev,
+      s.ino,
+      s.size,
+      s.mtimeMs,
+      s.ctimeMs,
+      id.uid,
+      id.gid,
+      id.mode,
+      id.mtimeMs,
+    ]);
+    return createHash('sha256').update(text).digest('hex');
+  }
+
+  private entryPath(key: string): string | undefined {
+    const dir = this.bootDir();
+    return dir === undefined ? undefined : join(dir, key.slice(0, 2), key);
+  }
+
+  /**
+   * Links the entry to `target` (which must not exist). False when there is no such entry or
+   * the link cannot be made (too many links, another filesystem): the caller copies instead.
+   * EEXIST (something at `target`) is thrown, as a create would throw it.
+   */
+  linkTo(key: string, target: string): boolean {
+    const from = this.entryPath(key);
+    if (from === undefined) return false;
+    try {
+      linkSync(from, target);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EMLINK') || isErrno(err, 'EXDEV') || isErrno(err, 'EPERM'))
+        return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the finished copy `file` the entry for `key`. Best effort: an entry already there
+   * (another build made the same one) or a pool that cannot take it leaves things as they are.
+   */
+  adopt(key: string, file: string): void {
+    const to = this.entryPath(key);
+    if (to === undefined) return;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(file, to);
+        return;
+      } catch (err) {
+        if (attempt === 0 && isErrno(err, 'ENOENT')) {
+          try {
+            mkdirSync(join(to, '..'), { recursive: true, mode: 0o700 });
+          } catch {
+            return;
+          }
+          continue;
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Removes what no snapshot shares any more (entries with one link left) and the pools of
+   * earlier boots. A build linking an entry at the same moment keeps its file: the inode lives
+   * on in its snapshot.
+   */
+  async prune(): Promise<{ removed: number; bytes: number }> {
+    let removed = 0;
+    let bytes = 0;
+    const current = this.bootDir();
+    for (const boot of await readdir(this.root).catch(() => [] as string[])) {
+      const dir = join(this.root, boot);
+      if (dir === current) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed++;
+    }
+    if (current === undefined) return { removed, bytes };
+    for (const shard of await readdir(current).catch(() => [] as string[])) {
+      const shardDir = join(current, shard);
+      for (const name of await readdir(shardDir).catch(() => [] as string[])) {
+        const path = join(shardDir, name);
+        const st = await lstat(path).catch(() => undefined);
+        if (st === undefined || st.nlink > 1) continue;
+        await unlink(path).catch(() => {});
+        removed++;
+        bytes += st.blocks * 512;
+      }
+    }
+    return { removed, bytes };
+  }
+}
