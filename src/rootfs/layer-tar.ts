@@ -60,7 +60,7 @@ async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterE
         if (st.nlink > 1) firstPathOfInode.set(inode, c.path);
         const source = c.source;
         const size = st.size;
-        yield { ...common, type: 'file', size, open: () => readFileBody(source, size) };
+        yield { ...common, type: 'file', size, sourcePath: source, open: () => readFileBody(source, size) };
         break;
       }
       case 'symlink':

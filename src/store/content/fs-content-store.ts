@@ -83,22 +83,44 @@ const SMALL_BLOB = 256 * 1024;
  */
 const WRITE_BATCH = 1 << 20;
 
-/** Writes every chunk of `chunks` to `fh`, gathering small ones into one write. */
+/** Writes `chunks` as one writev (no copy into one buffer), then whatever a short write left. */
+async function writeGathered(fh: FileHandle, chunks: Uint8Array[], bytes: number): Promise<void> {
+  if (chunks.length === 1) return writeAll(fh, chunks[0] as Uint8Array);
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten < bytes) await writeAll(fh, Buffer.concat(chunks, bytes).subarray(bytesWritten));
+}
+
+/**
+ * Writes every chunk of `chunks` to `fh`, small ones gathered into one writev. One batch is
+ * written while the next is gathered: the source (a layer tar read from files on this
+ * thread) does not wait for the disk write of the batch before, and the writes stay in order.
+ */
 async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<void> {
   let batch: Uint8Array[] = [];
   let bytes = 0;
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
-    if (batch.length === 1) await writeAll(fh, batch[0] as Uint8Array);
-    else if (batch.length > 1) await writeAll(fh, Buffer.concat(batch, bytes));
+    if (batch.length === 0) return;
+    const [gathered, size] = [batch, bytes];
     batch = [];
     bytes = 0;
+    await inFlight;
+    inFlight = writeGathered(fh, gathered, size);
+    // Seen by the next flush or the end; a failure must not go unhandled meanwhile.
+    inFlight.catch(() => {});
   };
-  for await (const chunk of chunks) {
-    batch.push(chunk);
-    bytes += chunk.byteLength;
-    if (bytes >= WRITE_BATCH) await flush();
+  try {
+    for await (const chunk of chunks) {
+      batch.push(chunk);
+      bytes += chunk.byteLength;
+      if (bytes >= WRITE_BATCH) await flush();
+    }
+    await flush();
+  } catch (err) {
+    await inFlight.catch(() => {});
+    throw err;
   }
-  await flush();
+  await inFlight;
 }
 
 /** fsync a directory so a rename/link/unlink in it survives a crash. */
