@@ -64,3 +64,53 @@ test('a file that grew or shrank after its stat makes the tar writer refuse it',
     );
   }
 });
+
+test('a body read straight into the output block (sourcePath) gives the same tar, and a size change is refused the same way', async (t) => {
+  const dir = await makeTempDir();
+  t.after(() => dir.cleanup());
+  const files: { name: string; bytes: Buffer }[] = [];
+  // Sizes around the block padding, and enough bytes to cross the writer's 1 MiB output blocks.
+  for (let i = 0; i < 90; i++) {
+    const bytes = Buffer.alloc(i * 511 + (i % 7) * 4096 + 20_000, i);
+    files.push({ name: `f${i}`, bytes });
+    await writeFile(join(dir.path, `f${i}`), bytes);
+  }
+  const entries = (inline: boolean) =>
+    files.map(({ name, bytes }) => {
+      const path = join(dir.path, name);
+      const size = bytes.length;
+      const entry = { path: name, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size };
+      return inline
+        ? { ...entry, sourcePath: path, open: () => readFileBody(path, size) }
+        : { ...entry, open: () => readFileBody(path, size) };
+    });
+  const tarOf = async (inline: boolean) => {
+    const out: Buffer[] = [];
+    for await (const chunk of generateTar(entries(inline))) out.push(Buffer.from(chunk));
+    return { bytes: Buffer.concat(out), chunks: out.length };
+  };
+  const [streamed, inline] = await Promise.all([tarOf(false), tarOf(true)]);
+  assert.ok(streamed.bytes.length > 2 * 1024 * 1024);
+  assert.ok(streamed.bytes.equals(inline.bytes), 'same bytes');
+  assert.ok(inline.chunks < 10, `a few 1 MiB blocks, not ${inline.chunks} chunks`);
+
+  const path = join(dir.path, 'changing');
+  await writeFile(path, 'hello, world');
+  for (const size of [5, 20]) {
+    const entry = { path: 'c', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size };
+    await assert.rejects(
+      async () => {
+        for await (const _ of generateTar([
+          { ...entry, sourcePath: path, open: () => readFileBody(path, size) },
+        ])) {
+          // drain
+        }
+      },
+      (err: unknown) =>
+        isBuilderError(err) &&
+        err.code === 'EPRECONDITION' &&
+        /changed while archiving/.test(err.message) &&
+        (size === 5 ? /longer than its size 5/ : /has 12 bytes, expected 20/).test(err.message),
+    );
+  }
+});
