@@ -2,7 +2,8 @@
 // chroot isolation (namespaces + chroot) where no runtime works. One process per step.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { resolveOwner } from '../rootfs/users.js';
@@ -15,15 +16,10 @@ import type { RunExecutor, RunRequest } from './steps/run.js';
 
 export type Isolation = 'default' | 'runc' | 'chroot';
 
-async function hostFileBinds(): Promise<BindMount[]> {
+function hostFileBinds(): BindMount[] {
   const out: BindMount[] = [];
   for (const file of ['/etc/resolv.conf', '/etc/hosts']) {
-    if (
-      await stat(file).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
+    if (statSync(file, { throwIfNoEntry: false })?.isFile() === true)
       out.push({ source: file, destination: file, readonly: true });
   }
   return out;
@@ -34,7 +30,7 @@ async function prepare(request: RunRequest) {
   // The working directory exists before the process starts, as BuildKit makes sure.
   const cwd = await secureJoin(request.rootfs, request.workdir);
   await mkdir(cwd, { recursive: true });
-  const binds: BindMount[] = [...(await hostFileBinds())];
+  const binds: BindMount[] = hostFileBinds();
   const mounts: OciMount[] = [];
   for (const m of request.mounts) {
     if (m.type === 'tmpfs') {
@@ -73,8 +69,8 @@ export class RuntimeExecutor implements RunExecutor {
 
   async run(request: RunRequest): Promise<void> {
     const spec = await prepare(request);
-    await mkdir(this.tmpDir, { recursive: true });
-    const bundleDir = await mkdtemp(join(this.tmpDir, 'bundle-'));
+    mkdirSync(this.tmpDir, { recursive: true });
+    const bundleDir = mkdtempSync(join(this.tmpDir, 'bundle-'));
     try {
       await runContainer({
         runtime: this.runtime,
@@ -90,7 +86,7 @@ export class RuntimeExecutor implements RunExecutor {
         forwardSignals: false,
       });
     } finally {
-      await rm(bundleDir, { recursive: true, force: true });
+      rmSync(bundleDir, { recursive: true, force: true });
     }
   }
 }

@@ -3,7 +3,8 @@
 // A step works in a mounted, writable rootfs; what it changed becomes its layer.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extractLayer } from '../archive/extract.js';
@@ -38,6 +39,15 @@ export interface RootfsOptions {
 }
 
 const snapshotName = (chainId: Digest) => `layer/${chainId}`;
+
+/** An unmounted, empty mount point (rmdir; anything left in it is kept for a look). */
+function removeMountPoint(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty or gone: left for cleanup
+  }
+}
 const randomKey = (what: string) => `${what}/${Date.now()}-${randomBytes(6).toString('hex')}`;
 
 export class RootfsManager {
@@ -116,8 +126,8 @@ export class RootfsManager {
   }
 
   private async mountPoint(): Promise<string> {
-    await mkdir(this.options.mountDir, { recursive: true });
-    return mkdtemp(join(this.options.mountDir, 'rootfs-'));
+    mkdirSync(this.options.mountDir, { recursive: true });
+    return mkdtempSync(join(this.options.mountDir, 'rootfs-'));
   }
 
   /**
@@ -144,7 +154,7 @@ export class RootfsManager {
       await snapshotter.remove(key).catch(() => {});
       throw err;
     } finally {
-      await rm(target, { recursive: true, force: true }).catch(() => {});
+      removeMountPoint(target);
     }
   }
 
@@ -178,7 +188,7 @@ export class RootfsManager {
           await withMounted(mounts, target, (lowers) => fn(dir, lowers));
         } finally {
           await snapshotter.remove(viewKey).catch(() => {});
-          await rm(target, { recursive: true, force: true }).catch(() => {});
+          removeMountPoint(target);
         }
       }
       signal?.throwIfAborted();
@@ -230,7 +240,7 @@ export class RootfsManager {
       return await withMounted(mounts, target, fn);
     } finally {
       await snapshotter.remove(key).catch(() => {});
-      await rm(target, { recursive: true, force: true }).catch(() => {});
+      removeMountPoint(target);
     }
   }
 }

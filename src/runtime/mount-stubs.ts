@@ -1,9 +1,10 @@
 // Mount points that do not exist in the rootfs get created by the runtime (/etc/hosts,
 // /proc, /dev…). Left behind, they would end up in the step's layer. We note beforehand
 // which are missing and, after the run, remove those still empty and restore the mtime of
-// the directory that held them (BuildKit's mount-stub cleaner does the same).
+// the directory that held them (BuildKit's mount-stub cleaner does the same). Synchronous
+// calls: a dozen lstats a RUN step, each a few µs, where awaited each is a thread-pool round trip.
 
-import { lstat, rmdir, unlink, utimes } from 'node:fs/promises';
+import { lstatSync, rmdirSync, type Stats, unlinkSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isErrno } from '../sys/index.js';
 
@@ -24,16 +25,16 @@ export async function recordMountStubs(rootfs: string, destinations: readonly st
     let current = rootfs;
     for (const [i, part] of parts.entries()) {
       const next = join(current, part);
-      let st: Awaited<ReturnType<typeof lstat>> | undefined;
+      let st: Stats | undefined;
       try {
-        st = await lstat(next);
+        st = lstatSync(next);
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) break;
       }
       if (st === undefined) {
         // `current` exists and is a real directory: everything from here down is a stub.
         if (!stubs.parents.has(current)) {
-          const parent = await lstat(current);
+          const parent = lstatSync(current);
           stubs.parents.set(current, { atimeMs: parent.atimeMs, mtimeMs: parent.mtimeMs });
         }
         let path = current;
@@ -60,9 +61,9 @@ export async function removeMountStubs(stubs: MountStubs): Promise<void> {
   const touched = new Set<string>();
   for (const path of byDepth) {
     try {
-      const st = await lstat(path);
-      if (st.isDirectory()) await rmdir(path);
-      else if (st.isFile() && st.size === 0) await unlink(path);
+      const st = lstatSync(path);
+      if (st.isDirectory()) rmdirSync(path);
+      else if (st.isFile() && st.size === 0) unlinkSync(path);
       else continue;
       if (stubs.parents.has(dirname(path))) touched.add(dirname(path));
     } catch (err) {
@@ -78,6 +79,11 @@ export async function removeMountStubs(stubs: MountStubs): Promise<void> {
   }
   for (const parent of touched) {
     const times = stubs.parents.get(parent);
-    if (times) await utimes(parent, times.atimeMs / 1000, times.mtimeMs / 1000).catch(() => {});
+    if (!times) continue;
+    try {
+      utimesSync(parent, times.atimeMs / 1000, times.mtimeMs / 1000);
+    } catch {
+      // gone meanwhile: nothing to restore
+    }
   }
 }

@@ -4,8 +4,7 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { clampRlimits } from './host-limits.js';
@@ -76,7 +75,7 @@ function runQuiet(
 async function runtimeErrors(logPath: string): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(logPath, 'utf8');
+    text = readFileSync(logPath, 'utf8');
   } catch {
     return [];
   }
@@ -203,11 +202,13 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
   const base = ['--root', stateRoot];
   const logPath = join(bundleDir, `${runtime.name}-${id}.log`);
 
-  await mkdir(bundleDir, { recursive: true });
-  await mkdir(stateRoot, { recursive: true, mode: 0o700 });
+  // Small files and directories: synchronous calls (a few µs each, where each awaited one is
+  // a thread-pool round trip), as the step's other bookkeeping.
+  mkdirSync(bundleDir, { recursive: true });
+  mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
   const config: RuntimeSpec = clampRlimits({ ...spec, root: { ...spec.root, path: rootfs } });
-  await writeFile(join(bundleDir, 'config.json'), JSON.stringify(config, null, 2));
-  await rm(logPath, { force: true });
+  writeFileSync(join(bundleDir, 'config.json'), JSON.stringify(config, null, 2));
+  rmSync(logPath, { force: true });
 
   const stubs =
     options.cleanMountStubs === false
@@ -270,7 +271,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
   }
 
   const errors = await runtimeErrors(logPath);
-  await rm(logPath, { force: true });
+  rmSync(logPath, { force: true });
   const stderrTail = tails.stderr.text(options.tailLines);
   const stdoutTail = tails.stdout.text(options.tailLines);
   if (exit.error) {

@@ -4,8 +4,8 @@
 // presented (mounts) and diffed.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { link, lstat, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { isErrno, readMountInfo } from '../sys/index.js';
@@ -142,11 +142,14 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   // ---- records ------------------------------------------------------------------------------
+  // Records are a few hundred bytes, read and written with synchronous calls: a RUN step reads
+  // its whole chain's records and writes two, and each awaited call is a thread-pool round
+  // trip (~50 µs here) where the system call itself takes a few µs.
 
   protected async readRecord(name: string): Promise<SnapshotRecord | undefined> {
     let text: string;
     try {
-      text = await readFile(this.recordPath(name), 'utf8');
+      text = readFileSync(this.recordPath(name), 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
@@ -168,33 +171,39 @@ export abstract class BaseSnapshotter implements Snapshotter {
     await rm(this.snapshotDir(record.id), { recursive: true, force: true }).catch(() => {});
   }
 
-  private async writeTemp(record: SnapshotRecord): Promise<string> {
+  private writeTemp(record: SnapshotRecord): string {
     const dir = join(this.root, 'metadata');
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
     return tmp;
   }
 
   /** Creates the record; EEXIST when the key or name is taken (atomic across processes). */
   private async createRecord(record: SnapshotRecord): Promise<void> {
-    const tmp = await this.writeTemp(record);
+    const tmp = this.writeTemp(record);
     try {
-      await link(tmp, this.recordPath(record.name));
+      linkSync(tmp, this.recordPath(record.name));
     } catch (err) {
       if (isErrno(err, 'EEXIST')) {
         throw new BuilderError('EEXIST', `snapshot ${JSON.stringify(record.name)} already exists`);
       }
       throw err;
     } finally {
-      await unlink(tmp).catch(() => {});
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // gone already
+      }
     }
   }
 
   private async deleteRecord(name: string): Promise<void> {
-    await unlink(this.recordPath(name)).catch((err: unknown) => {
+    try {
+      unlinkSync(this.recordPath(name));
+    } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
-    });
+    }
   }
 
   private async allRecords(): Promise<SnapshotRecord[]> {

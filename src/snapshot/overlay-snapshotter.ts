@@ -1,8 +1,7 @@
 // Snapshots as overlayfs layers: each snapshot's fs/ holds only its own changes, and a stack
 // is presented by one overlay mount (containerd's plugins/snapshots/overlay, simplified).
 
-import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BaseSnapshotter, type SnapshotRecord } from './base-snapshotter.js';
 import { upperChanges } from './changes.js';
@@ -58,8 +57,8 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   }
 
   protected async populate(dir: string, stack: SnapshotRecord[], kind: 'active' | 'view'): Promise<void> {
-    await mkdir(join(dir, 'fs'), { mode: 0o755 });
-    if (kind === 'active' && stack.length > 0) await mkdir(join(dir, 'work'), { mode: 0o700 });
+    mkdirSync(join(dir, 'fs'), { mode: 0o755 });
+    if (kind === 'active' && stack.length > 0) mkdirSync(join(dir, 'work'), { mode: 0o700 });
   }
 
   protected mountsOf(record: SnapshotRecord, stack: SnapshotRecord[]): Mount[] {
@@ -101,6 +100,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
   }
 
   protected async afterCommit(dir: string): Promise<void> {
-    await rm(join(dir, 'work'), { recursive: true, force: true });
+    // A few empty directories overlay left: synchronous, not a dozen thread-pool round trips.
+    rmSync(join(dir, 'work'), { recursive: true, force: true });
   }
 }
