@@ -177,6 +177,28 @@ describe('collectGarbage', () => {
     });
   });
 
+  it('prunes the file pool after the snapshots (its bytes count as reclaimed), and not on a dry run', async () => {
+    await withStore(async (store) => {
+      const snaps = new FakeSnapshots();
+      snaps.add('orphan', 'committed');
+      const calls: string[] = [];
+      const withPool = Object.assign(snaps, {
+        filePool: {
+          prune: async () => {
+            calls.push(`prune after ${snaps.removed.join(',') || 'nothing'}`);
+            return { removed: 3, bytes: 3 * 4096 };
+          },
+        },
+      });
+      const dry = await collectGarbage(store, { snapshots: withPool, dryRun: true });
+      assert.deepEqual(calls, []);
+      assert.equal(dry.reclaimedBytes, 4096);
+      const result = await collectGarbage(store, { snapshots: withPool });
+      assert.deepEqual(calls, ['prune after orphan']);
+      assert.equal(result.reclaimedBytes, 4096 + 3 * 4096);
+    });
+  });
+
   it('runs under the gc lock', async () => {
     await withStore(async (store) => {
       const lock = await store.meta.acquireLock(GC_LOCK);
