@@ -12,9 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { buildInStore } from '../../src/build/build-in-store.js';
 import { Store } from '../../src/store/store.js';
 import { type BuildEnv, makeBuildEnv } from '../helpers/build-env.js';
-import { overlayReason, skipIf } from './prereqs.js';
+import { makeBusyboxRootfs, overlayReason, runtimeOrReason, skipIf } from './prereqs.js';
 
 const reason = await overlayReason();
+const runtime = await runtimeOrReason();
+const noRuntime = typeof runtime === 'string' ? runtime : undefined;
 const EPOCH = 1_700_000_000;
 const T_SRC = 1_650_000_000;
 
@@ -140,6 +142,25 @@ describe('COPY into the upper dir directly (directCopy)', { concurrency: false }
 
     const through = await build(mounted, text.replace('direct-base', 'direct-base'), false, 'edit-2');
     assert.deepEqual(edited.image.config.rootfs.diff_ids, through.image.config.rootfs.diff_ids);
+  });
+
+  test('a directory a lower layer deleted (a whiteout there) is made as through the mount: overlay does not make it opaque either', async (t) => {
+    if (skipIf(t, reason ?? noRuntime)) return;
+    const rootfs = join(env.context, 'busybox');
+    await mkdir(rootfs, { recursive: true });
+    await makeBusyboxRootfs(rootfs);
+    await mkdir(join(rootfs, 'data', 'old'), { recursive: true });
+    await mkdir(join(rootfs, 'opt', 'old'), { recursive: true });
+    await writeFile(join(rootfs, 'opt', 'old', 'file'), 'old\n');
+    const base = 'FROM scratch\nCOPY busybox/ /\n';
+    await build(env.store, base, true, 'busybox-base');
+    await build(mounted, base, false, 'busybox-base');
+    const text =
+      'FROM busybox-base\nRUN rm -rf /data /opt\nCOPY one.txt /data/one.txt\nCOPY tree/ /opt/tree/\nCOPY two.txt /data/\n';
+    const direct = await build(env.store, text, true, 'whiteouts');
+    const through = await build(mounted, text, false, 'whiteouts');
+    assert.equal(direct.image.config.rootfs.diff_ids.length, 5);
+    assert.deepEqual(direct.image.config.rootfs.diff_ids, through.image.config.rootfs.diff_ids);
   });
 });
 
