@@ -20,30 +20,6 @@ const probe = Buffer.alloc(1);
  */
 const SYNC_MAX = 256 * 1024;
 
-/**
- * Reads a file of `size` bytes (at most SYNC_MAX) into `target` at `offset`, synchronously.
- * Returns the bytes found: `size`, fewer when it shrank, size + 1 when it grew (the caller
- * reports the change, as with readFileBody's chunks).
- */
-export function readFileInto(path: string, size: number, target: Buffer, offset: number): number {
-  if (size > SYNC_MAX) throw new RangeError(`readFileInto is for files up to ${SYNC_MAX} bytes`);
-  const fd = openSync(path, 'r');
-  try {
-    let done = 0;
-    while (done < size) {
-      const n = readSync(fd, target, offset + done, size - done, done);
-      if (n === 0) return done;
-      done += n;
-    }
-    return readSync(fd, probe, 0, 1, done) > 0 ? size + 1 : size;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Files up to this size can be read by readFileInto. */
-export const READ_INTO_MAX = SYNC_MAX;
-
 function readSmall(path: string, size: number): Buffer[] {
   const fd = openSync(path, 'r');
   try {

@@ -8,9 +8,9 @@
 // header names derived from the entry path only (never a pid), no record padding after the
 // two closing zero blocks.
 
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
-import { READ_INTO_MAX, readFileInto } from './file-body.js';
 import { encodePaxRecords, paxRecordsFor } from './pax.js';
 import {
   BLOCK_SIZE,
@@ -28,8 +28,8 @@ export type TarBodySource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint
 export interface TarWriterEntry extends TarEntryMeta {
   open?: () => TarBodySource | Promise<TarBodySource>;
   /**
-   * The file on disk holding the body, when there is one: a small body is then read straight
-   * into the output block (no buffer of its own, no chunk of its own), and `open` is not called.
+   * The file on disk holding the body, when there is one: the body is then read straight into
+   * the output blocks (no buffer or chunk of its own), and `open` is not called.
    */
   sourcePath?: string;
 }
@@ -166,6 +166,8 @@ async function* bodyChunks(source: TarBodySource): AsyncGenerator<Uint8Array> {
  */
 const OUT_BLOCK = 1 << 20;
 const ZEROS = Buffer.alloc(BLOCK_SIZE);
+/** One byte past a body: a file that grew since its stat still has one. */
+const PROBE = Buffer.alloc(1);
 
 function changedWhileArchiving(path: string, written: number, size: number): BuilderError {
   return written > size
@@ -202,16 +204,34 @@ export async function* generateTar(
     const header = encodeEntryHeader({ ...entry, path, linkname }, options);
     const hasBody = entry.type === 'file' && entry.size > 0;
     const pad = hasBody ? paddingFor(entry.size) : 0;
-    const whole = header.length + (hasBody ? entry.size + pad : 0);
-    const inline = !hasBody || (entry.sourcePath !== undefined && entry.size <= READ_INTO_MAX);
-    if (inline && whole <= OUT_BLOCK) {
-      if (used + whole > OUT_BLOCK) yield take();
-      header.copy(block, used);
-      used += header.length;
+    if (!hasBody || entry.sourcePath !== undefined) {
+      if (used + header.length > OUT_BLOCK) yield take();
+      if (header.length > OUT_BLOCK) yield header;
+      else {
+        header.copy(block, used);
+        used += header.length;
+      }
       if (!hasBody) continue;
-      const found = readFileInto(entry.sourcePath as string, entry.size, block, used);
-      if (found !== entry.size) throw changedWhileArchiving(path, found, entry.size);
-      used += entry.size;
+      // The body, read synchronously straight into the blocks: from the page cache a read is a
+      // memory copy, where an awaited one is a thread-pool round trip per chunk.
+      const fd = openSync(entry.sourcePath as string, 'r');
+      try {
+        let done = 0;
+        while (done < entry.size) {
+          if (used === OUT_BLOCK) {
+            yield take();
+            signal?.throwIfAborted();
+          }
+          const n = readSync(fd, block, used, Math.min(entry.size - done, OUT_BLOCK - used), done);
+          if (n === 0) throw changedWhileArchiving(path, done, entry.size);
+          used += n;
+          done += n;
+        }
+        if (readSync(fd, PROBE, 0, 1, done) > 0) throw changedWhileArchiving(path, done + 1, entry.size);
+      } finally {
+        closeSync(fd);
+      }
+      if (used + pad > OUT_BLOCK) yield take();
       block.fill(0, used, used + pad);
       used += pad;
       continue;

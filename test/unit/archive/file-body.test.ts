@@ -75,6 +75,12 @@ test('a body read straight into the output block (sourcePath) gives the same tar
     files.push({ name: `f${i}`, bytes });
     await writeFile(join(dir.path, `f${i}`), bytes);
   }
+  // Bodies past the old 256 KiB limit and across several 1 MiB output blocks, between small ones.
+  for (const [i, size] of [300 * 1024 + 7, 3 * 1024 * 1024 + 513, 1024 * 1024].entries()) {
+    const bytes = Buffer.alloc(size, 200 + i);
+    files.splice(10 + i * 20, 0, { name: `big${i}`, bytes });
+    await writeFile(join(dir.path, `big${i}`), bytes);
+  }
   const entries = (inline: boolean) =>
     files.map(({ name, bytes }) => {
       const path = join(dir.path, name);
@@ -90,12 +96,31 @@ test('a body read straight into the output block (sourcePath) gives the same tar
     return { bytes: Buffer.concat(out), chunks: out.length };
   };
   const [streamed, inline] = await Promise.all([tarOf(false), tarOf(true)]);
-  assert.ok(streamed.bytes.length > 2 * 1024 * 1024);
+  assert.ok(streamed.bytes.length > 6 * 1024 * 1024);
   assert.ok(streamed.bytes.equals(inline.bytes), 'same bytes');
-  assert.ok(inline.chunks < 10, `a few 1 MiB blocks, not ${inline.chunks} chunks`);
+  assert.ok(inline.chunks < 12, `a few 1 MiB blocks, not ${inline.chunks} chunks`);
 
   const path = join(dir.path, 'changing');
   await writeFile(path, 'hello, world');
+  const bigPath = join(dir.path, 'big-changing');
+  await writeFile(bigPath, Buffer.alloc(2 * 1024 * 1024 + 12, 1));
+  for (const [size, grew] of [
+    [2 * 1024 * 1024, true],
+    [2 * 1024 * 1024 + 100, false],
+  ] as const) {
+    const entry = { path: 'b', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size };
+    await assert.rejects(
+      async () => {
+        for await (const _ of generateTar([{ ...entry, sourcePath: bigPath }])) {
+          // drain
+        }
+      },
+      (err: unknown) =>
+        isBuilderError(err) &&
+        err.code === 'EPRECONDITION' &&
+        (grew ? /longer than its size/ : /expected 2097252/).test(err.message),
+    );
+  }
   for (const size of [5, 20]) {
     const entry = { path: 'c', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size };
     await assert.rejects(
