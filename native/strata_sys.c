@@ -2,13 +2,14 @@
  * strata_sys: the few Linux system calls Strata needs and Node does not expose.
  *
  * mount(2), umount2(2), mknod(2) and the l*xattr(2) family, as synchronous Node-API
- * functions. Each wrapper validates its arguments, makes exactly one system call (two for
+ * functions; plus what writing with O_DIRECT needs (an aligned buffer, the flag on an open fd). Each wrapper validates its arguments, makes exactly one system call (two for
  * the size-then-read xattr calls) and turns a failure into a JS Error shaped like Node's
  * own fs errors: `code` is the errno name ('EPERM'), `errno` the negated number, plus
  * `syscall` and `path`. Nothing here keeps state between calls.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,6 +450,60 @@ static bool set_constant(napi_env env, napi_value obj, const char *name, double 
   return napi_set_named_property(env, obj, name, v) == napi_ok;
 }
 
+/* ---- alignedBuffer(size, alignment) → Buffer ---------------------------------------
+ *
+ * A Buffer whose memory starts on an `alignment` boundary (posix_memalign), freed with it:
+ * O_DIRECT writes need the address, length and file offset aligned to the device's block.
+ */
+
+static void free_aligned(napi_env env, void *data, void *hint) { free(data); }
+
+static napi_value js_aligned_buffer(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result = NULL;
+  uint64_t size = 0, alignment = 0;
+  void *memory = NULL;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_uint(env, argv[0], "size", &size) || !get_uint(env, argv[1], "alignment", &alignment)) return NULL;
+  if (size == 0 || alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) {
+    throw_type(env, "size must be positive and alignment a power of two");
+    return NULL;
+  }
+  int err = posix_memalign(&memory, (size_t)alignment, (size_t)size);
+  if (err != 0) {
+    throw_errno(env, err, "posix_memalign", NULL);
+    return NULL;
+  }
+  if (napi_create_external_buffer(env, (size_t)size, memory, free_aligned, NULL, &result) != napi_ok) {
+    free(memory);
+    napi_throw_error(env, "EINTERNAL", "cannot create an external buffer");
+    return NULL;
+  }
+  return result;
+}
+
+/* ---- setDirect(fd, on) ---------------------------------------------------------------
+ *
+ * Turns O_DIRECT on or off for an open descriptor (fcntl F_SETFL). A filesystem without
+ * direct I/O refuses with EINVAL.
+ */
+
+static napi_value js_set_direct(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  bool on;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    throw_type(env, "setDirect(fd, on): a descriptor and a boolean");
+    return NULL;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) != 0) {
+    throw_errno(env, errno, "fcntl", NULL);
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
 #define CONSTANT(obj, name) \
   if (!set_constant(env, (obj), #name, (double)(name))) return NULL
 
@@ -461,6 +516,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"alignedBuffer", NULL, js_aligned_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
     return NULL;

@@ -34,6 +34,9 @@ interface Addon {
   lsetxattr(path: string, name: string, value: Uint8Array | string, flags: number): void;
   lremovexattr(path: string, name: string): void;
   llistxattr(path: string): string[];
+  /** Absent from an addon built before they were added. */
+  alignedBuffer?(size: number, alignment: number): Buffer;
+  setDirect?(fd: number, on: boolean): void;
   constants: Readonly<Record<string, number>>;
 }
 
@@ -157,6 +160,24 @@ export function lremovexattr(path: string, name: string): void {
 /** llistxattr(2): attribute names, in the order the filesystem gives them. */
 export function llistxattr(path: string): string[] {
   return addon().llistxattr(path);
+}
+
+/**
+ * What writing with O_DIRECT needs, when the addon has it: a buffer aligned for the device,
+ * and turning the flag on and off on an open descriptor (EINVAL where the filesystem has no
+ * direct I/O). Undefined without the addon (or with one built before these existed).
+ */
+export function directIo():
+  | { alignedBuffer(size: number, alignment: number): Buffer; setDirect(fd: number, on: boolean): void }
+  | undefined {
+  const state = load();
+  if (!('addon' in state)) return undefined;
+  const { alignedBuffer, setDirect } = state.addon;
+  if (typeof alignedBuffer !== 'function' || typeof setDirect !== 'function') return undefined;
+  return {
+    alignedBuffer: (size, alignment) => alignedBuffer.call(state.addon, size, alignment),
+    setDirect: (fd, on) => setDirect.call(state.addon, fd, on),
+  };
 }
 
 /** True when `err` is a system-call error with this errno name. */

@@ -25,7 +25,7 @@ const ALLOWED: Record<string, string[]> = {
     'npm:unbzip2-stream', // bzip2 decompression (ADD, load, import)
     'npm:xz-decompress', // xz decompression (ADD, load, import)
   ],
-  store: ['errors', 'digest', 'oci', 'reference', 'archive', 'node:'],
+  store: ['errors', 'digest', 'oci', 'reference', 'archive', 'sys', 'node:'],
   image: ['errors', 'digest', 'oci', 'reference', 'archive', 'store', 'node:'],
   snapshot: ['errors', 'digest', 'archive', 'sys', 'node:'],
   runtime: ['errors', 'sys', 'node:'],

@@ -46,6 +46,7 @@ import {
 import { HashTap } from '../../digest/hash-tap.js';
 import { verifyStream } from '../../digest/verify-stream.js';
 import { BuilderError, DigestMismatchError } from '../../errors.js';
+import { directIo } from '../../sys/index.js';
 import {
   type BlobInfo,
   type BlobSource,
@@ -95,7 +96,7 @@ async function writeGathered(fh: FileHandle, chunks: Uint8Array[], bytes: number
  * written while the next is gathered: the source (a layer tar read from files on this
  * thread) does not wait for the disk write of the batch before, and the writes stay in order.
  */
-async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeBuffered(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<void> {
   let batch: Uint8Array[] = [];
   let bytes = 0;
   let inFlight: Promise<void> = Promise.resolve();
@@ -122,6 +123,71 @@ async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): 
   }
   await inFlight;
 }
+
+/** Bytes per O_DIRECT write: a multiple of any device's block size. */
+const DIRECT_CHUNK = 4 << 20;
+const DIRECT_ALIGN = 4096;
+
+/**
+ * Writes `chunks` to `fh`: through the page cache (writeBuffered) without the native addon,
+ * else large blobs with O_DIRECT. On these machines a buffered write of data the page cache
+ * has not held before ran at ~310 MB/s (the fresh pages are slow to come by), O_DIRECT at
+ * 1.5-1.8 GB/s: a 218 MB layer took 0.62 s of writes. The chunks are copied into one of two
+ * aligned 4 MiB buffers; a full one is written with O_DIRECT while the other fills. What is
+ * left at the end (less than 4 MiB: all of a small blob) goes through the page cache, and a
+ * filesystem without direct I/O (EINVAL) gets ordinary writes of the same buffers.
+ */
+async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  const io = directIo();
+  if (io === undefined) return writeBuffered(fh, chunks);
+  const stages = idleStages.pop() ?? [
+    io.alignedBuffer(DIRECT_CHUNK, DIRECT_ALIGN),
+    io.alignedBuffer(DIRECT_CHUNK, DIRECT_ALIGN),
+  ];
+  let current = 0;
+  let used = 0;
+  let direct: boolean | undefined; // undefined: not tried yet
+  let inFlight: Promise<void> = Promise.resolve();
+  const writeFull = async () => {
+    const stage = stages[current] as Buffer;
+    await inFlight; // the other buffer is written: it may be filled next
+    if (direct === undefined) {
+      try {
+        io.setDirect(fh.fd, true);
+        direct = true;
+      } catch {
+        direct = false;
+      }
+    }
+    inFlight = writeAll(fh, stage);
+    inFlight.catch(() => {});
+    current ^= 1;
+    used = 0;
+  };
+  try {
+    for await (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.byteLength; ) {
+        const n = Math.min(chunk.byteLength - offset, DIRECT_CHUNK - used);
+        (stages[current] as Buffer).set(chunk.subarray(offset, offset + n), used);
+        used += n;
+        offset += n;
+        if (used === DIRECT_CHUNK) await writeFull();
+      }
+    }
+    await inFlight;
+    if (direct === true) io.setDirect(fh.fd, false);
+    if (used > 0) await writeAll(fh, (stages[current] as Buffer).subarray(0, used));
+  } catch (err) {
+    await inFlight.catch(() => {});
+    throw err;
+  } finally {
+    // Kept for the next blob: fresh memory is what is slow here. Nothing writes them now.
+    if (idleStages.length < 2) idleStages.push(stages);
+  }
+}
+
+/** Staging buffer pairs not in use (at most two pairs are kept). */
+const idleStages: Buffer[][] = [];
 
 /** fsync a directory so a rename/link/unlink in it survives a crash. */
 export async function fsyncDirectory(path: string): Promise<void> {

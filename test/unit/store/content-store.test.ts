@@ -58,6 +58,31 @@ describe('FsContentStore on disk', () => {
     }
   });
 
+  it('blobs written at the same time, each across several 4 MiB direct writes, keep their own bytes', async () => {
+    const dir = await makeTempDir();
+    try {
+      const store = new FsContentStore(dir.path);
+      const blobs = [0, 1, 2, 3].map((n) => {
+        const parts: Buffer[] = [];
+        for (let i = 0; i < 70; i++)
+          parts.push(Buffer.alloc(((i * 7919) % 400_000) + 1 + n, (n * 70 + i) % 256));
+        return parts;
+      });
+      const results = await Promise.all(blobs.map((parts) => store.write(Readable.from(parts))));
+      for (const [n, parts] of blobs.entries()) {
+        const expected = Buffer.concat(parts);
+        assert.ok(expected.length > 2 * (4 << 20), 'more than two staging buffers each');
+        assert.equal(results[n]?.digest, sha256Of(expected));
+        assert.ok((await readFile(store.blobPath(sha256Of(expected)))).equals(expected));
+      }
+      // Again, now that staging buffers are kept from the writes before.
+      const again = await store.write(Readable.from(blobs[3] as Buffer[]));
+      assert.equal(again.digest, results[3]?.digest);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
   it('a failed write leaves ingest/ empty', async () => {
     const dir = await makeTempDir();
     try {
