@@ -10,6 +10,7 @@ export {
 } from './mount-spec.js';
 export { type MountInfo, mountsUnder, parseMountInfo, readMountInfo } from './mountinfo.js';
 export {
+  type DirectIo,
   directIo,
   isErrno,
   lgetxattr,

@@ -167,17 +167,24 @@ export function llistxattr(path: string): string[] {
  * and turning the flag on and off on an open descriptor (EINVAL where the filesystem has no
  * direct I/O). Undefined without the addon (or with one built before these existed).
  */
-export function directIo():
-  | { alignedBuffer(size: number, alignment: number): Buffer; setDirect(fd: number, on: boolean): void }
-  | undefined {
+export interface DirectIo {
+  alignedBuffer(size: number, alignment: number): Buffer;
+  setDirect(fd: number, on: boolean): void;
+}
+
+let direct: DirectIo | undefined;
+
+export function directIo(): DirectIo | undefined {
+  if (direct !== undefined) return direct;
   const state = load();
   if (!('addon' in state)) return undefined;
   const { alignedBuffer, setDirect } = state.addon;
   if (typeof alignedBuffer !== 'function' || typeof setDirect !== 'function') return undefined;
-  return {
+  direct = {
     alignedBuffer: (size, alignment) => alignedBuffer.call(state.addon, size, alignment),
     setDirect: (fd, on) => setDirect.call(state.addon, fd, on),
   };
+  return direct;
 }
 
 /** True when `err` is a system-call error with this errno name. */

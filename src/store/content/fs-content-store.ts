@@ -46,7 +46,7 @@ import {
 import { HashTap } from '../../digest/hash-tap.js';
 import { verifyStream } from '../../digest/verify-stream.js';
 import { BuilderError, DigestMismatchError } from '../../errors.js';
-import { directIo } from '../../sys/index.js';
+import { type DirectIo, directIo } from '../../sys/index.js';
 import {
   type BlobInfo,
   type BlobSource,
@@ -70,6 +70,15 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.byteLength) {
     const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** writeAll at a file position (pwrite): a write that failed can be made again at the same place. */
+async function writeAllAt(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset, position + offset);
     offset += bytesWritten;
   }
 }
@@ -137,19 +146,31 @@ const DIRECT_ALIGN = 4096;
  * left at the end (less than 4 MiB: all of a small blob) goes through the page cache, and a
  * filesystem without direct I/O (EINVAL) gets ordinary writes of the same buffers.
  */
-async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-  const io = directIo();
+async function writeBatched(
+  fh: FileHandle,
+  chunks: AsyncIterable<Uint8Array>,
+  io: DirectIo | undefined,
+): Promise<void> {
   if (io === undefined) return writeBuffered(fh, chunks);
-  const stages = idleStages.pop() ?? [
+  const idle = idleStages.get(io) ?? [];
+  idleStages.set(io, idle);
+  const stages = idle.pop() ?? [
     io.alignedBuffer(DIRECT_CHUNK, DIRECT_ALIGN),
     io.alignedBuffer(DIRECT_CHUNK, DIRECT_ALIGN),
   ];
   let current = 0;
   let used = 0;
+  let position = 0;
   let direct: boolean | undefined; // undefined: not tried yet
   let inFlight: Promise<void> = Promise.resolve();
+  const buffered = () => {
+    if (direct === true) io.setDirect(fh.fd, false);
+    direct = false;
+  };
   const writeFull = async () => {
     const stage = stages[current] as Buffer;
+    const at = position;
+    position += DIRECT_CHUNK;
     await inFlight; // the other buffer is written: it may be filled next
     if (direct === undefined) {
       try {
@@ -159,7 +180,12 @@ async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): 
         direct = false;
       }
     }
-    inFlight = writeAll(fh, stage);
+    inFlight = writeAllAt(fh, stage, at).catch((err: unknown) => {
+      // A filesystem can take the flag and still refuse the write: the page cache then.
+      if (direct !== true || errno(err) !== 'EINVAL') throw err;
+      buffered();
+      return writeAllAt(fh, stage, at);
+    });
     inFlight.catch(() => {});
     current ^= 1;
     used = 0;
@@ -175,19 +201,19 @@ async function writeBatched(fh: FileHandle, chunks: AsyncIterable<Uint8Array>): 
       }
     }
     await inFlight;
-    if (direct === true) io.setDirect(fh.fd, false);
-    if (used > 0) await writeAll(fh, (stages[current] as Buffer).subarray(0, used));
+    buffered();
+    if (used > 0) await writeAllAt(fh, (stages[current] as Buffer).subarray(0, used), position);
   } catch (err) {
     await inFlight.catch(() => {});
     throw err;
   } finally {
     // Kept for the next blob: fresh memory is what is slow here. Nothing writes them now.
-    if (idleStages.length < 2) idleStages.push(stages);
+    if (idle.length < 2) idle.push(stages);
   }
 }
 
-/** Staging buffer pairs not in use (at most two pairs are kept). */
-const idleStages: Buffer[][] = [];
+/** Staging buffer pairs not in use, by the DirectIo that made them (at most two pairs each). */
+const idleStages = new WeakMap<DirectIo, Buffer[][]>();
 
 /** fsync a directory so a rename/link/unlink in it survives a crash. */
 export async function fsyncDirectory(path: string): Promise<void> {
@@ -214,9 +240,16 @@ export class FsContentStore implements ContentStore {
   readonly root: string;
   #ready: Promise<void> | undefined;
 
-  /** No I/O happens until the first write; reads of a missing root find nothing. */
-  constructor(root: string) {
+  readonly #directIo: () => DirectIo | undefined;
+
+  /**
+   * No I/O happens until the first write; reads of a missing root find nothing. `directIo`:
+   * what O_DIRECT writes use (default: the native addon's; null writes through the page cache).
+   */
+  constructor(root: string, options: { directIo?: DirectIo | null } = {}) {
     this.root = root;
+    const given = options.directIo;
+    this.#directIo = given === undefined ? directIo : () => given ?? undefined;
   }
 
   /** Where a committed blob lives. Re-validates the digest so no cast string escapes the root. */
@@ -334,7 +367,7 @@ export class FsContentStore implements ContentStore {
       await pipeline(
         source,
         tap,
-        (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks),
+        (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks, this.#directIo()),
         pipelineOptions,
       );
       if (expectedSize !== undefined && tap.bytes !== expectedSize)

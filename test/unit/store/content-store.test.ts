@@ -6,8 +6,10 @@ import { describe, it } from 'node:test';
 import { sha256Of } from '../../../src/digest/digest.js';
 import { FsContentStore } from '../../../src/store/content/fs-content-store.js';
 import { MemoryContentStore } from '../../../src/store/content/memory-content-store.js';
+import { type DirectIo, directIo } from '../../../src/sys/index.js';
 import { contentStoreSuite } from '../../helpers/content-store-suite.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
+import { skipIf } from '../../integration/prereqs.js';
 
 contentStoreSuite('FsContentStore', async () => {
   const dir = await makeTempDir('strata-content-');
@@ -78,6 +80,37 @@ describe('FsContentStore on disk', () => {
       // Again, now that staging buffers are kept from the writes before.
       const again = await store.write(Readable.from(blobs[3] as Buffer[]));
       assert.equal(again.digest, results[3]?.digest);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('a filesystem that takes O_DIRECT but refuses the writes (EINVAL) gets them through the page cache', async (t) => {
+    const io = directIo();
+    if (skipIf(t, io === undefined ? 'the native addon is not built (npm run build:native)' : undefined))
+      return;
+    const real = io as DirectIo;
+    const dir = await makeTempDir();
+    try {
+      const calls: boolean[] = [];
+      // Buffers one byte off alignment: a direct write of them is refused with EINVAL.
+      const store = new FsContentStore(dir.path, {
+        directIo: {
+          alignedBuffer: (size) => Buffer.allocUnsafeSlow(size + 1).subarray(1),
+          setDirect: (fd, on) => {
+            calls.push(on);
+            real.setDirect(fd, on);
+          },
+        },
+      });
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 40; i++) parts.push(Buffer.alloc(((i * 7919) % 700_000) + 200_000, i));
+      const expected = Buffer.concat(parts);
+      assert.ok(expected.length > 2 * (4 << 20));
+      const { digest } = await store.write(Readable.from(parts));
+      assert.equal(digest, sha256Of(expected));
+      assert.ok((await readFile(store.blobPath(digest))).equals(expected));
+      assert.deepEqual(calls, [true, false], 'tried once, then the page cache for the rest');
     } finally {
       await dir.cleanup();
     }
