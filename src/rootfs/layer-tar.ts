@@ -6,7 +6,6 @@
 
 import { readlinkSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { readFileBody } from '../archive/file-body.js';
 import { splitRdev } from '../archive/pack-directory.js';
 import { type TarWriterEntry, tarStream } from '../archive/tar-writer.js';
 import type { Change } from '../snapshot/types.js';
@@ -58,9 +57,8 @@ async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterE
           break;
         }
         if (st.nlink > 1) firstPathOfInode.set(inode, c.path);
-        const source = c.source;
-        const size = st.size;
-        yield { ...common, type: 'file', size, sourcePath: source, open: () => readFileBody(source, size) };
+        // Read by the tar writer straight into its output blocks.
+        yield { ...common, type: 'file', size: st.size, sourcePath: c.source };
         break;
       }
       case 'symlink':

@@ -66,19 +66,15 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+/**
+ * Writes all of `chunk`: at the file's current offset, or at `position` (pwrite), where a
+ * write that failed can be made again in the same place.
+ */
+async function writeAll(fh: FileHandle, chunk: Uint8Array, position?: number): Promise<void> {
   let offset = 0;
   while (offset < chunk.byteLength) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
-  }
-}
-
-/** writeAll at a file position (pwrite): a write that failed can be made again at the same place. */
-async function writeAllAt(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset, position + offset);
+    const at = position === undefined ? null : position + offset;
+    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset, at);
     offset += bytesWritten;
   }
 }
@@ -180,11 +176,11 @@ async function writeBatched(
         direct = false;
       }
     }
-    inFlight = writeAllAt(fh, stage, at).catch((err: unknown) => {
+    inFlight = writeAll(fh, stage, at).catch((err: unknown) => {
       // A filesystem can take the flag and still refuse the write: the page cache then.
       if (direct !== true || errno(err) !== 'EINVAL') throw err;
       buffered();
-      return writeAllAt(fh, stage, at);
+      return writeAll(fh, stage, at);
     });
     inFlight.catch(() => {});
     current ^= 1;
@@ -202,7 +198,7 @@ async function writeBatched(
     }
     await inFlight;
     buffered();
-    if (used > 0) await writeAllAt(fh, (stages[current] as Buffer).subarray(0, used), position);
+    if (used > 0) await writeAll(fh, (stages[current] as Buffer).subarray(0, used), position);
   } catch (err) {
     await inFlight.catch(() => {});
     throw err;

@@ -11,6 +11,16 @@ import { contentStoreSuite } from '../../helpers/content-store-suite.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
 import { skipIf } from '../../integration/prereqs.js';
 
+/** Runs `fn` with a fresh directory, removed afterwards whatever happens. */
+async function withTempDir(fn: (dir: { path: string }) => Promise<void>): Promise<void> {
+  const dir = await makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await dir.cleanup();
+  }
+}
+
 contentStoreSuite('FsContentStore', async () => {
   const dir = await makeTempDir('strata-content-');
   return { store: new FsContentStore(join(dir.path, 'content')), cleanup: dir.cleanup };
@@ -23,8 +33,7 @@ contentStoreSuite('MemoryContentStore', async () => ({
 
 describe('FsContentStore on disk', () => {
   it('lays blobs out as blobs/<alg>/<hex>, read-only, with an empty ingest/ afterwards', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       const { digest } = await store.writeBytes(Buffer.from('layout'));
       const path = join(dir.path, 'blobs', 'sha256', digest.slice('sha256:'.length));
@@ -34,14 +43,11 @@ describe('FsContentStore on disk', () => {
       assert.equal(st.nlink, 1, 'the ingest name was removed');
       assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
       assert.deepEqual(await readdir(join(dir.path, 'blobs')), ['sha256']);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('many small chunks and a few large ones are stored byte for byte, in order', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       // Like a layer tar: 512-byte headers and odd-sized bodies, with 3 MiB bodies among them
       // (the writer gathers small chunks into ~1 MiB writes and passes large ones through).
@@ -55,14 +61,11 @@ describe('FsContentStore on disk', () => {
       assert.equal(size, expected.length);
       assert.equal(digest, sha256Of(expected));
       assert.ok((await readFile(store.blobPath(digest))).equals(expected));
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('blobs written at the same time, each across several 4 MiB direct writes, keep their own bytes', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       const blobs = [0, 1, 2, 3].map((n) => {
         const parts: Buffer[] = [];
@@ -80,9 +83,7 @@ describe('FsContentStore on disk', () => {
       // Again, now that staging buffers are kept from the writes before.
       const again = await store.write(Readable.from(blobs[3] as Buffer[]));
       assert.equal(again.digest, results[3]?.digest);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('a filesystem that takes O_DIRECT but refuses the writes (EINVAL) gets them through the page cache', async (t) => {
@@ -90,8 +91,7 @@ describe('FsContentStore on disk', () => {
     if (skipIf(t, io === undefined ? 'the native addon is not built (npm run build:native)' : undefined))
       return;
     const real = io as DirectIo;
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const calls: boolean[] = [];
       // Buffers one byte off alignment: a direct write of them is refused with EINVAL.
       const store = new FsContentStore(dir.path, {
@@ -111,40 +111,31 @@ describe('FsContentStore on disk', () => {
       assert.equal(digest, sha256Of(expected));
       assert.ok((await readFile(store.blobPath(digest))).equals(expected));
       assert.deepEqual(calls, [true, false], 'tried once, then the page cache for the rest');
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('a failed write leaves ingest/ empty', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       await assert.rejects(store.writeBytes(Buffer.from('x'), { expectedDigest: sha256Of('y') }));
       assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
       assert.deepEqual(await readdir(join(dir.path, 'blobs', 'sha256')), []);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('a store whose root does not exist reads as empty', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(join(dir.path, 'nope'));
       assert.equal(await store.has(sha256Of('x')), false);
       const all = [];
       for await (const b of store.walk()) all.push(b);
       assert.deepEqual(all, []);
       assert.equal(await store.cleanIngest(), 0);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('walk ignores files that are not blobs', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       const { digest } = await store.writeBytes(Buffer.from('real'));
       await writeFile(join(dir.path, 'blobs', 'sha256', 'not-a-digest'), 'x');
@@ -152,14 +143,11 @@ describe('FsContentStore on disk', () => {
       const all = [];
       for await (const b of store.walk()) all.push(b.digest);
       assert.deepEqual(all, [digest]);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('cleanIngest removes only temp files older than the cutoff', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       await store.writeBytes(Buffer.from('prepare dirs'));
       const old = join(store.ingestDir, '1234-deadbeef');
@@ -172,14 +160,11 @@ describe('FsContentStore on disk', () => {
       assert.deepEqual(await readdir(store.ingestDir), ['1234-cafebabe']);
       assert.equal(await store.cleanIngest({ olderThanMs: 0 }), 1);
       assert.deepEqual(await readdir(store.ingestDir), []);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 
   it('a partial ingest (as after a crash) is never visible as a blob', async () => {
-    const dir = await makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
       const full = Buffer.alloc(1 << 20, 1);
       let release!: () => void;
@@ -206,9 +191,7 @@ describe('FsContentStore on disk', () => {
       release();
       assert.equal((await pending).created, true);
       assert.equal(await store.has(sha256Of(full)), true);
-    } finally {
-      await dir.cleanup();
-    }
+    });
   });
 });
 

@@ -15,6 +15,7 @@ import {
   sysUnavailableReason,
   XATTR,
 } from '../../../src/sys/index.js';
+import { skipIf } from '../../integration/prereqs.js';
 
 const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
 27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
@@ -91,11 +92,7 @@ test("long overlay options are rewritten relative to the layers' common parent",
 });
 
 test('the constants match the values the addon was compiled with', (t) => {
-  if (!sysAvailable()) {
-    console.warn(`SKIP constants check: ${sysUnavailableReason()}`);
-    t.skip(`native addon unavailable: ${sysUnavailableReason()}`);
-    return;
-  }
+  if (skipIf(t, sysAvailable() ? undefined : `native addon unavailable: ${sysUnavailableReason()}`)) return;
   const c = sysConstants();
   for (const [name, value] of Object.entries(MS)) assert.equal(c[`MS_${name}`], value, `MS_${name}`);
   for (const [name, value] of Object.entries(MNT)) {
@@ -109,11 +106,7 @@ test('the constants match the values the addon was compiled with', (t) => {
 });
 
 test('addon errors look like Node fs errors; argument errors are TypeErrors', (t) => {
-  if (!sysAvailable()) {
-    console.warn(`SKIP addon error shape: ${sysUnavailableReason()}`);
-    t.skip(`native addon unavailable: ${sysUnavailableReason()}`);
-    return;
-  }
+  if (skipIf(t, sysAvailable() ? undefined : `native addon unavailable: ${sysUnavailableReason()}`)) return;
   assert.throws(
     () => lgetxattr('/nonexistent/strata', 'user.x'),
     (err: NodeJS.ErrnoException) => {
