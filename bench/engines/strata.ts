@@ -26,6 +26,7 @@ export class StrataTool implements Tool {
   private workDir = '';
   private version = '';
   private pushFlags: string[] | undefined;
+  private isolation = 'default';
 
   /** `cliPath`: the CLI script to run (another checkout's for the baseline). */
   constructor(
@@ -50,7 +51,7 @@ export class StrataTool implements Tool {
   describe(): string {
     const where = this.name === 'baseline' ? ` from ${this.cliPath}` : '';
     const extra = this.buildArgs.length > 0 ? `, timed builds with \`${this.buildArgs.join(' ')}\`` : '';
-    return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: default (runc over overlayfs), layers stored uncompressed, gzip level 6 at push (unless the build args say otherwise)`;
+    return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: ${this.isolation}, layers stored uncompressed, gzip level 6 at push (unless the build args say otherwise)`;
   }
 
   async setup(workDir: string): Promise<void> {
@@ -58,6 +59,14 @@ export class StrataTool implements Tool {
     const v = await capture({ file: process.execPath, args: [this.cliPath, '--version'] });
     if (!v.ok) throw new Error(`strata --version failed (is dist/ built?): ${v.text.trim()}`);
     this.version = v.text.trim();
+    if (this.name === 'strata') {
+      // What `--isolation default` resolves to here (the baseline's own code may differ).
+      const { probeNativeRuntime } = await import('../../src/runtime/native-runtime.js');
+      const native = await probeNativeRuntime();
+      this.isolation = native.ok
+        ? "default = the native launcher (strata-runtime: runc's spec and device rules, namespaces + pivot_root over overlayfs)"
+        : `default = runc over overlayfs (the native launcher does not work here: ${native.reason})`;
+    }
   }
 
   async fresh(workload: string, bases: BaseSpec[], log: string): Promise<void> {

@@ -39,7 +39,8 @@ export const commands: CommandDef[] = [
       {
         long: 'isolation',
         type: 'string',
-        description: 'How RUN steps are isolated: default, runc or chroot',
+        description:
+          'How RUN steps are isolated: default (native, else runc, else chroot), native, runc or chroot',
       },
       { long: 'label', type: 'list', description: 'Set metadata for an image' },
       { long: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },

@@ -11,18 +11,18 @@
 // and we cannot honour are listed in the result's `warnings`.
 
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { chmod, readFile, stat, symlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
 import { applyMount, mknod, S_IF, sysAvailable, sysUnavailableReason, unmountTree } from '../sys/index.js';
+import { DEV_LINKS, DEV_NODES } from './dev-nodes.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { findExecutable } from './probe.js';
-import { watchCancellation } from './run-container.js';
+import { spawnAndWait, watchCancellation } from './run-container.js';
 import { canceledStepError, exitCodeOf, quoteCommand, RunStepError } from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
 import type { OciMount, RuntimeSpec } from './spec.js';
-import { connectStdio, type RunStdio, spawnStdio, Tail } from './stdio.js';
+import { type RunStdio, Tail } from './stdio.js';
 
 export interface RunChrootOptions {
   /** Absolute path of the (mounted) root filesystem. */
@@ -49,27 +49,8 @@ export interface ChrootResult {
   warnings: string[];
 }
 
-/** The nodes runc creates in a container's /dev (major, minor). */
-const DEVICES: ReadonlyArray<[string, number, number]> = [
-  ['null', 1, 3],
-  ['zero', 1, 5],
-  ['full', 1, 7],
-  ['random', 1, 8],
-  ['urandom', 1, 9],
-  ['tty', 5, 0],
-];
-
-const DEV_LINKS: ReadonlyArray<[string, string]> = [
-  ['fd', '/proc/self/fd'],
-  ['stdin', '/proc/self/fd/0'],
-  ['stdout', '/proc/self/fd/1'],
-  ['stderr', '/proc/self/fd/2'],
-  ['ptmx', 'pts/ptmx'],
-  ['core', '/proc/kcore'],
-];
-
 async function populateDev(dev: string): Promise<void> {
-  for (const [name, major, minor] of DEVICES) {
+  for (const { name, major, minor } of DEV_NODES) {
     const path = join(dev, name);
     mknod(path, S_IF.CHR | 0o666, major, minor);
     await chmod(path, 0o666); // mknod is subject to the umask
@@ -214,18 +195,16 @@ export async function runChroot(options: RunChrootOptions): Promise<ChrootResult
     if (cancellation.canceled()) {
       throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
     }
-    child = spawn(unshare, args, { stdio: spawnStdio(stdio), env });
-    const spawned = child;
-    const exitPromise = new Promise<NonNullable<typeof exit>>((resolve) => {
-      spawned.once('error', (err) => {
-        if (spawned.pid === undefined) resolve({ code: null, signal: null, error: err });
-      });
-      spawned.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    const streams = connectStdio(child, stdio, tails);
-    exit = await exitPromise;
-    exited = true;
-    await streams;
+    exit = await spawnAndWait(
+      unshare,
+      args,
+      stdio,
+      tails,
+      (c) => {
+        child = c;
+      },
+      env,
+    );
   } finally {
     exited = true;
     cancellation.dispose();

@@ -85,7 +85,7 @@ export function parseVersion(output: string): string | undefined {
  * A rootfs made of the host's own /usr, bound read-only, with the merged-/usr symlinks
  * (bin → usr/bin…) recreated; returns the mounts the spec needs and a command to run.
  */
-async function hostRootfs(dir: string): Promise<{ mounts: OciMount[]; args: string[] }> {
+export async function hostRootfs(dir: string): Promise<{ mounts: OciMount[]; args: string[] }> {
   const rootfs = join(dir, 'rootfs');
   await mkdir(rootfs);
   const mounts: OciMount[] = [];

@@ -164,6 +164,27 @@ export function watchCancellation(
   };
 }
 
+/**
+ * Spawns a runtime (runc, the launcher, unshare) with the caller's stdio, hands the child to
+ * `started` (for cancellation), and waits for its exit and the end of its output.
+ */
+export async function spawnAndWait(
+  file: string,
+  args: readonly string[],
+  stdio: RunStdio,
+  tails: { stdout: Tail; stderr: Tail },
+  started: (child: ChildProcess) => void,
+  env?: NodeJS.ProcessEnv,
+): Promise<Awaited<ReturnType<typeof waitForExit>>> {
+  const child = spawn(file, args, { stdio: spawnStdio(stdio), ...(env ? { env } : {}) });
+  started(child);
+  const exitPromise = waitForExit(child);
+  const streams = connectStdio(child, stdio, tails);
+  const exit = await exitPromise;
+  await streams;
+  return exit;
+}
+
 function waitForExit(
   child: ChildProcess,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
@@ -242,16 +263,15 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
     if (cancellation.canceled()) {
       throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
     }
-    child = spawn(
+    exit = await spawnAndWait(
       runtime.path,
       [...base, '--log', logPath, '--log-format', 'json', 'run', '--bundle', bundleDir, id],
-      { stdio: spawnStdio(stdio) },
+      stdio,
+      tails,
+      (c) => {
+        child = c;
+      },
     );
-    const exitPromise = waitForExit(child);
-    const streams = connectStdio(child, stdio, tails);
-    exit = await exitPromise;
-    exited = true;
-    await streams;
   } finally {
     exited = true;
     cancellation.dispose();
@@ -272,13 +292,30 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
 
   const errors = await runtimeErrors(logPath);
   rmSync(logPath, { force: true });
-  const stderrTail = tails.stderr.text(options.tailLines);
-  const stdoutTail = tails.stdout.text(options.tailLines);
   if (exit.error) {
     throw new BuilderError('EPRECONDITION', `cannot start ${runtime.path}: ${exit.error.message}`, {
       cause: exit.error,
     });
   }
+  return { id, ...settleExit({ command, exit, cancellation, errors, tails, options }) };
+}
+
+/**
+ * How a runtime's exit becomes a result or a RunStepError, for runc and the native launcher
+ * alike: the exit code (128+N for a signal), the signal we sent, the runtime's own errors
+ * (an executable that could not be run gets Docker's 127/126), a cancel.
+ */
+export function settleExit(run: {
+  command: string;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  cancellation: { canceled: () => boolean; sent: () => NodeJS.Signals | undefined };
+  errors: string[];
+  tails: { stdout: Tail; stderr: Tail };
+  options: { signal?: AbortSignal; reject?: boolean; tailLines?: number };
+}): Omit<RunResult, 'id'> {
+  const { command, exit, cancellation, errors, tails, options } = run;
+  const stderrTail = tails.stderr.text(options.tailLines);
+  const stdoutTail = tails.stdout.text(options.tailLines);
   let exitCode = exitCodeOf(exit.code, exit.signal);
   let signal: NodeJS.Signals | undefined = exit.signal ?? undefined;
   const sent = cancellation.sent();
@@ -302,7 +339,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
   if (exitCode !== 0 && options.reject !== false) {
     throw new RunStepError({ command, stderrTail, exitCode, ...(signal ? { signal } : {}) });
   }
-  const result: RunResult = { id, exitCode, command, stdoutTail, stderrTail };
+  const result: Omit<RunResult, 'id'> = { exitCode, command, stdoutTail, stderrTail };
   if (signal) result.signal = signal;
   return result;
 }

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { extractLayer } from '../../archive/extract.js';
 import { decompressLayer, detectCompression } from '../../archive/layer-stream.js';
 import { buildInStore } from '../../build/build-in-store.js';
+import { parseIsolation } from '../../build/run-executor.js';
 import { BuilderError } from '../../errors.js';
 import type { Registries } from '../../registry/registries.js';
 import { optBool, optList, optString } from '../args.js';
@@ -236,7 +237,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         ...(sourceDateEpoch === undefined ? {} : { sourceDateEpoch }),
         ...(compression === undefined ? {} : { compression }),
         secrets: parseSecrets(optList(args, 'secret')),
-        isolation: (optString(args, 'isolation') ?? 'default') as 'default' | 'runc' | 'chroot',
+        isolation: parseIsolation(optString(args, 'isolation')),
         registries,
         pull: optBool(args, 'pull'),
         progress: (e) => renderer.onEvent(e),
