@@ -2,12 +2,15 @@
  * strata_sys: the few Linux system calls Strata needs and Node does not expose.
  *
  * mount(2), umount2(2), mknod(2) and the l*xattr(2) family, as synchronous Node-API
- * functions; plus what writing with O_DIRECT needs (an aligned buffer, the flag on an open fd). Each wrapper validates its arguments, makes exactly one system call (two for
+ * functions; plus what writing with O_DIRECT needs (an aligned buffer, the flag on an open fd),
+ * and SHA-256 on a state JS holds, which can be updated on a libuv worker (see below). Each
+ * system-call wrapper validates its arguments, makes exactly one system call (two for
  * the size-then-read xattr calls) and turns a failure into a JS Error shaped like Node's
  * own fs errors: `code` is the errno name ('EPERM'), `errno` the negated number, plus
  * `syscall` and `path`. Nothing here keeps state between calls.
  */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -504,6 +507,156 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* ---- SHA-256 with a state JS holds, updated here or on the thread pool -------------------
+ *
+ * Node hashes on the main thread only; a layer's 100 MB of hashing (~75 ms) then stands in
+ * line with reading and writing it. These run OpenSSL's SHA-256, the one inside the Node
+ * binary (looked up at run time: a Node without those symbols just lacks these functions),
+ * on a state kept in a JS Buffer (a plain SHA256_CTX), so an update can run on a libuv
+ * worker while the main thread goes on. The caller keeps one update in flight per state.
+ */
+
+typedef struct {
+  unsigned int h[8];
+  unsigned int Nl, Nh;
+  unsigned int data[16];
+  unsigned int num, md_len;
+} sha256_ctx; /* OpenSSL's SHA256_CTX (1.1 and 3.x) */
+
+static int (*sha256_init_fn)(sha256_ctx *);
+static int (*sha256_update_fn)(sha256_ctx *, const void *, size_t);
+static int (*sha256_final_fn)(unsigned char *, sha256_ctx *);
+
+static bool sha256_resolve(void) {
+  sha256_init_fn = (int (*)(sha256_ctx *))dlsym(RTLD_DEFAULT, "SHA256_Init");
+  sha256_update_fn = (int (*)(sha256_ctx *, const void *, size_t))dlsym(RTLD_DEFAULT, "SHA256_Update");
+  sha256_final_fn = (int (*)(unsigned char *, sha256_ctx *))dlsym(RTLD_DEFAULT, "SHA256_Final");
+  return sha256_init_fn != NULL && sha256_update_fn != NULL && sha256_final_fn != NULL;
+}
+
+static bool get_state(napi_env env, napi_value value, sha256_ctx **out) {
+  void *data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, value, &data, &length) != napi_ok || length != sizeof(sha256_ctx)) {
+    throw_type(env, "a SHA-256 state from sha256Init()");
+    return false;
+  }
+  *out = (sha256_ctx *)data;
+  return true;
+}
+
+static bool get_bytes(napi_env env, napi_value value, void **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) != napi_ok ||
+      type != napi_uint8_array) {
+    throw_type(env, "data must be a Uint8Array");
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_sha256_init(napi_env env, napi_callback_info info) {
+  napi_value result;
+  void *data;
+  if (napi_create_buffer(env, sizeof(sha256_ctx), &data, &result) != napi_ok) return NULL;
+  sha256_init_fn((sha256_ctx *)data);
+  return result;
+}
+
+static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  sha256_ctx *ctx;
+  void *data;
+  size_t length;
+  if (!get_args(env, info, 2, argv) || !get_state(env, argv[0], &ctx) || !get_bytes(env, argv[1], &data, &length))
+    return NULL;
+  sha256_update_fn(ctx, data, length);
+  return undefined_value(env);
+}
+
+static napi_value js_sha256_final(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  sha256_ctx *ctx;
+  void *out;
+  if (!get_args(env, info, 1, argv) || !get_state(env, argv[0], &ctx)) return NULL;
+  if (napi_create_buffer(env, 32, &out, &result) != napi_ok) return NULL;
+  sha256_final_fn((unsigned char *)out, ctx);
+  return result;
+}
+
+struct sha256_job {
+  napi_async_work work;
+  napi_ref state_ref, data_ref, callback_ref;
+  sha256_ctx *ctx;
+  const void *data;
+  size_t length;
+};
+
+static void sha256_job_execute(napi_env env, void *hint) {
+  struct sha256_job *job = hint;
+  sha256_update_fn(job->ctx, job->data, job->length);
+}
+
+static void sha256_job_complete(napi_env env, napi_status status, void *hint) {
+  struct sha256_job *job = hint;
+  napi_value callback, global, arg;
+  if (napi_get_reference_value(env, job->callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
+    if (status == napi_ok) {
+      napi_get_null(env, &arg);
+    } else {
+      napi_value message;
+      napi_create_string_utf8(env, "SHA-256 update was canceled", NAPI_AUTO_LENGTH, &message);
+      napi_create_error(env, NULL, message, &arg);
+    }
+    napi_call_function(env, global, callback, 1, &arg, NULL);
+  }
+  napi_delete_reference(env, job->state_ref);
+  napi_delete_reference(env, job->data_ref);
+  napi_delete_reference(env, job->callback_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* sha256UpdateAsync(state, data, callback): the bytes must stay unchanged until the callback. */
+static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) {
+  napi_value argv[3], name;
+  napi_valuetype type;
+  struct sha256_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  void *data;
+  if (!get_args(env, info, 3, argv) || !get_state(env, argv[0], &job->ctx) ||
+      !get_bytes(env, argv[1], &data, &job->length))
+    goto fail;
+  job->data = data;
+  if (napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    goto fail;
+  }
+  CHECK_NAPI(env, napi_create_reference(env, argv[0], 1, &job->state_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->data_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->callback_ref));
+  CHECK_NAPI(env, napi_create_string_utf8(env, "strata:sha256", NAPI_AUTO_LENGTH, &name));
+  CHECK_NAPI(env, napi_create_async_work(env, NULL, name, sha256_job_execute, sha256_job_complete, job, &job->work));
+  CHECK_NAPI(env, napi_queue_async_work(env, job->work));
+  return undefined_value(env);
+fail:
+  if (job->state_ref) napi_delete_reference(env, job->state_ref);
+  if (job->data_ref) napi_delete_reference(env, job->data_ref);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free(job);
+  return NULL;
+}
+
 #define CONSTANT(obj, name) \
   if (!set_constant(env, (obj), #name, (double)(name))) return NULL
 
@@ -521,6 +674,15 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
     return NULL;
+  if (sha256_resolve()) {
+    const napi_property_descriptor hashing[] = {
+        {"sha256Init", NULL, js_sha256_init, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"sha256UpdateAsync", NULL, js_sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"sha256Final", NULL, js_sha256_final, NULL, NULL, NULL, napi_enumerable, NULL},
+    };
+    if (napi_define_properties(env, exports, sizeof(hashing) / sizeof(hashing[0]), hashing) != napi_ok) return NULL;
+  }
 
   napi_value constants;
   if (napi_create_object(env, &constants) != napi_ok) return NULL;

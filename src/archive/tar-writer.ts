@@ -11,6 +11,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
+import { OUT_BLOCK, takeBlock } from './block-pool.js';
 import { encodePaxRecords, paxRecordsFor } from './pax.js';
 import {
   BLOCK_SIZE,
@@ -38,6 +39,11 @@ export interface TarWriterOptions {
   /** Clamp every mtime to min(mtime, sourceDateEpoch) (seconds), as SOURCE_DATE_EPOCH asks. */
   sourceDateEpoch?: number;
   signal?: AbortSignal;
+  /**
+   * Output blocks from block-pool.ts, for a consumer that gives them back (the content store,
+   * when the tar goes straight into it). Default: new blocks, never reused.
+   */
+  recycleBlocks?: boolean;
 }
 
 const ENTRY_TYPES: ReadonlySet<string> = new Set<TarEntryType>([
@@ -164,7 +170,6 @@ async function* bodyChunks(source: TarBodySource): AsyncGenerator<Uint8Array> {
  * Output is gathered into blocks of this size: a tree of 5,000 small files is then ~100
  * chunks downstream (hash, store) rather than 15,000 (header, body, padding each).
  */
-const OUT_BLOCK = 1 << 20;
 const ZEROS = Buffer.alloc(BLOCK_SIZE);
 /** One byte past a body: a file that grew since its stat still has one. */
 const PROBE = Buffer.alloc(1);
@@ -186,12 +191,14 @@ export async function* generateTar(
   options: TarWriterOptions = {},
 ): AsyncGenerator<Buffer, void, undefined> {
   const { signal } = options;
-  // Yielded blocks are never written again: the consumer may hold them as long as it likes.
-  let block = Buffer.allocUnsafeSlow(OUT_BLOCK);
+  // Yielded blocks are never written again by us: the consumer may hold them as long as it
+  // likes. Recycled ones (block-pool.ts) come back only when their last consumer says so.
+  const newBlock = options.recycleBlocks === true ? takeBlock : () => Buffer.allocUnsafeSlow(OUT_BLOCK);
+  let block = newBlock();
   let used = 0;
   const take = (): Buffer => {
     const out = block.subarray(0, used);
-    block = Buffer.allocUnsafeSlow(OUT_BLOCK);
+    block = newBlock();
     used = 0;
     return out;
   };

@@ -11,12 +11,39 @@ export interface HashTapOptions {
   algorithm?: DigestAlgorithm;
   /** Fail (EDIGEST) as soon as more than this many bytes arrive; the excess is never passed on. */
   maxSize?: number;
+  /** Does the hashing (sha256 only); default node:crypto on this thread. */
+  hasher?: StreamHasher;
+}
+
+/**
+ * Hashes what a HashTap passes on. `push` may hash later (elsewhere): the chunk is then left
+ * unchanged until hashed, which is a stream's contract for chunks it has passed on anyway.
+ */
+export interface StreamHasher {
+  /** Takes the next chunk; calls `ready` when the tap may pass it on and take another. */
+  push(chunk: Uint8Array, ready: (err?: Error) => void): void;
+  /** Calls `done` with the hex digest once every chunk pushed is hashed. */
+  end(done: (err: Error | null, hex?: string) => void): void;
+}
+
+/** node:crypto, synchronously on this thread. */
+function cryptoHasher(algorithm: DigestAlgorithm): StreamHasher {
+  const hash: Hash = createHash(algorithm);
+  return {
+    push(chunk, ready) {
+      hash.update(chunk);
+      ready();
+    },
+    end(done) {
+      done(null, hash.digest('hex'));
+    },
+  };
 }
 
 export class HashTap extends Transform {
   readonly algorithm: DigestAlgorithm;
   readonly maxSize: number | undefined;
-  #hash: Hash;
+  #hasher: StreamHasher;
   #bytes = 0;
   #digest: Digest | undefined;
 
@@ -24,7 +51,9 @@ export class HashTap extends Transform {
     super();
     this.algorithm = options.algorithm ?? 'sha256';
     this.maxSize = options.maxSize;
-    this.#hash = createHash(this.algorithm);
+    if (options.hasher !== undefined && this.algorithm !== 'sha256')
+      throw new BuilderError('EINTERNAL', 'a HashTap hasher is for sha256 only');
+    this.#hasher = options.hasher ?? cryptoHasher(this.algorithm);
   }
 
   /** Bytes seen so far. */
@@ -55,13 +84,18 @@ export class HashTap extends Transform {
       return;
     }
     this.#bytes = next;
-    this.#hash.update(buf);
-    callback(null, buf);
+    this.#hasher.push(buf, (err) => (err ? callback(err) : callback(null, buf)));
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#digest = digestFromHex(this.algorithm, this.#hash.digest('hex'));
-    this.onEnd(callback);
+    this.#hasher.end((err, hex) => {
+      if (err) {
+        callback(err);
+        return;
+      }
+      this.#digest = digestFromHex(this.algorithm, hex as string);
+      this.onEnd(callback);
+    });
   }
 
   /** Hook for subclasses: runs at the end of input once digest() is available. */

@@ -78,6 +78,10 @@ async function* entriesOf(changes: readonly Change[]): AsyncGenerator<TarWriterE
   }
 }
 
+/**
+ * The layer tar of `changes`, in recycled output blocks (archive/block-pool.ts): the content
+ * store gives them back when the tar is stored as it is; a compressor just lets them go.
+ */
 export function changesToTar(
   changes: readonly Change[],
   options: { sourceDateEpoch?: number; signal?: AbortSignal },
@@ -85,5 +89,6 @@ export function changesToTar(
   return tarStream(entriesOf(changes), {
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
     ...(options.signal ? { signal: options.signal } : {}),
+    recycleBlocks: true,
   });
 }

@@ -20,6 +20,8 @@ export {
   lsetxattr,
   mknod,
   mount,
+  type NativeSha256,
+  nativeSha256,
   sysAddonPath,
   sysAvailable,
   sysConstants,

@@ -37,6 +37,11 @@ interface Addon {
   /** Absent from an addon built before they were added. */
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
+  /** Present when the Node binary exports OpenSSL's SHA-256. */
+  sha256Init?(): Buffer;
+  sha256Update?(state: Buffer, data: Uint8Array): void;
+  sha256UpdateAsync?(state: Buffer, data: Uint8Array, callback: (err: Error | null) => void): void;
+  sha256Final?(state: Buffer): Buffer;
   constants: Readonly<Record<string, number>>;
 }
 
@@ -185,6 +190,44 @@ export function directIo(): DirectIo | undefined {
     setDirect: (fd, on) => setDirect.call(state.addon, fd, on),
   };
   return direct;
+}
+
+/**
+ * SHA-256 whose state lives in a Buffer, so an update can run on a libuv worker while this
+ * thread goes on (one update in flight per state, the data unchanged until its callback).
+ * Undefined without the addon, or where Node does not export OpenSSL's SHA-256.
+ */
+export interface NativeSha256 {
+  init(): Buffer;
+  update(state: Buffer, data: Uint8Array): void;
+  updateAsync(state: Buffer, data: Uint8Array, callback: (err: Error | null) => void): void;
+  final(state: Buffer): Buffer;
+}
+
+let sha: NativeSha256 | null | undefined;
+
+export function nativeSha256(): NativeSha256 | undefined {
+  if (sha !== undefined) return sha ?? undefined;
+  const state = load();
+  const a = 'addon' in state ? state.addon : undefined;
+  if (
+    a === undefined ||
+    typeof a.sha256Init !== 'function' ||
+    typeof a.sha256Update !== 'function' ||
+    typeof a.sha256UpdateAsync !== 'function' ||
+    typeof a.sha256Final !== 'function'
+  ) {
+    sha = null;
+    return undefined;
+  }
+  const { sha256Init, sha256Update, sha256UpdateAsync, sha256Final } = a;
+  sha = {
+    init: () => sha256Init.call(a),
+    update: (st, data) => sha256Update.call(a, st, data),
+    updateAsync: (st, data, callback) => sha256UpdateAsync.call(a, st, data, callback),
+    final: (st) => sha256Final.call(a, st),
+  };
+  return sha;
 }
 
 /** True when `err` is a system-call error with this errno name. */

@@ -34,6 +34,7 @@ import {
 import { dirname, join } from 'node:path';
 import { addAbortSignal, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { releaseBlock } from '../../archive/block-pool.js';
 import {
   DIGEST_ALGORITHMS,
   type Digest,
@@ -59,6 +60,7 @@ import {
   type WriteResult,
 } from './content-store.js';
 import { checkExpectedSize, notFound, sizeMismatch, storeError } from './errors.js';
+import { pooledSha256 } from './pooled-hasher.js';
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
 
@@ -111,7 +113,9 @@ async function writeBuffered(fh: FileHandle, chunks: AsyncIterable<Uint8Array>):
     batch = [];
     bytes = 0;
     await inFlight;
-    inFlight = writeGathered(fh, gathered, size);
+    inFlight = writeGathered(fh, gathered, size).then(() => {
+      for (const chunk of gathered) releaseBlock(chunk);
+    });
     // Seen by the next flush or the end; a failure must not go unhandled meanwhile.
     inFlight.catch(() => {});
   };
@@ -195,6 +199,8 @@ async function writeBatched(
         offset += n;
         if (used === DIRECT_CHUNK) await writeFull();
       }
+      // Copied: a recycled tar block can go back (block-pool.ts).
+      releaseBlock(chunk);
     }
     await inFlight;
     buffered();
@@ -206,6 +212,15 @@ async function writeBatched(
     // Kept for the next blob: fresh memory is what is slow here. Nothing writes them now.
     if (idle.length < 2) idle.push(stages);
   }
+}
+
+/** Hashes a new blob on a worker where the addon can (pooled-hasher.ts), else in line. */
+function newBlobTap(expectedSize: number | undefined): HashTap {
+  const hasher = pooledSha256();
+  return new HashTap({
+    ...(expectedSize === undefined ? {} : { maxSize: expectedSize }),
+    ...(hasher === undefined ? {} : { hasher }),
+  });
 }
 
 /** Staging buffer pairs not in use, by the DirectIo that made them (at most two pairs each). */
@@ -358,7 +373,7 @@ export class FsContentStore implements ContentStore {
     try {
       const tap =
         expectedDigest === undefined
-          ? new HashTap(expectedSize === undefined ? {} : { maxSize: expectedSize })
+          ? newBlobTap(expectedSize)
           : verifyStream(expectedDigest, expectedSize, { what });
       await pipeline(
         source,
