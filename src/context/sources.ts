@@ -8,7 +8,7 @@ import { lstat, open, readlink } from 'node:fs/promises';
 import { BuilderError } from '../errors.js';
 import { goClean } from './go-path.js';
 import { IgnorePattern, PatternMatcher } from './ignore-patterns.js';
-import { type ContextEntry, walkContext } from './walk.js';
+import { type ContextEntry, walkContextBatches } from './walk.js';
 
 export interface SelectedEntry extends ContextEntry {
   /** Absolute path on disk. */
@@ -63,12 +63,12 @@ export async function selectSources(
   const cleaned = sources.map(cleanContextPath);
   const wholeContext = cleaned.some((s) => s === '.');
   const entries: ContextEntry[] = [];
-  const walk = walkContext(contextDir, {
+  const walk = walkContextBatches(contextDir, {
     ...(wholeContext ? {} : { include: cleaned }),
     exclude: [...ignorePatterns],
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  for await (const e of walk) entries.push(e);
+  for await (const batch of walk) for (const e of batch) entries.push(e);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const out: SelectedSource[] = [];
   for (let i = 0; i < cleaned.length; i++) {
@@ -90,17 +90,24 @@ export async function selectSources(
     const matches: SourceMatch[] = [];
     for (const root of roots) {
       const prefix = root.path === '' ? '' : `${root.path}/`;
-      const tree =
-        root.type === 'dir' ? entries.filter((e) => e.path.startsWith(prefix) && e.path !== root.path) : [];
       const abs = (p: string) => (p === '' ? contextDir : `${contextDir}/${p}`);
-      matches.push({
-        path: root.path,
-        type: root.type,
-        entries: [
-          { ...root, abs: abs(root.path), rel: '' },
-          ...tree.map((e) => ({ ...e, abs: abs(e.path), rel: e.path.slice(prefix.length) })),
-        ],
-      });
+      const found: SelectedEntry[] = [
+        { path: root.path, type: root.type, stat: root.stat, abs: abs(root.path), rel: '' },
+      ];
+      // A plain loop: this runs once per file of the context, in code not yet optimized.
+      if (root.type === 'dir') {
+        for (const e of entries) {
+          if (e.path.startsWith(prefix) && e.path !== root.path)
+            found.push({
+              path: e.path,
+              type: e.type,
+              stat: e.stat,
+              abs: abs(e.path),
+              rel: e.path.slice(prefix.length),
+            });
+        }
+      }
+      matches.push({ path: root.path, type: root.type, entries: found });
     }
     out.push({ source, matches });
   }
@@ -161,21 +168,22 @@ export async function checksumSources(
   for (const s of selected)
     for (const m of s.matches) for (const e of m.entries) if (e.type === 'file') files.push(e);
   const hashes = await hashFiles(files, options);
-  const h = createHash('sha256');
+  // One string, hashed once: the same bytes as a hash update per line.
+  const lines: string[] = [];
   for (const s of selected) {
-    h.update(`source\0${s.source}\0${s.matches.length}\n`);
+    lines.push(`source\0${s.source}\0${s.matches.length}\n`);
     for (const m of s.matches) {
-      h.update(`match\0${m.path}\n`);
+      lines.push(`match\0${m.path}\n`);
       for (const e of m.entries) {
         const st = e.stat;
         const link = e.type === 'symlink' ? await readlink(e.abs) : '';
-        h.update(
+        lines.push(
           `${e.rel}\0${e.type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0${link}\0${hashes.get(e.abs) ?? ''}\n`,
         );
       }
     }
   }
-  return `sha256:${h.digest('hex')}`;
+  return `sha256:${createHash('sha256').update(lines.join('')).digest('hex')}`;
 }
 
 function memoKey(st: Stats): string {
