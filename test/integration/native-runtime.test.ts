@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import {
@@ -276,5 +276,67 @@ test('native launcher: a canceled run ends the container, and its sleeping child
     );
     assert.ok(Date.now() - started < 4000, 'SIGTERM reached the container init');
     await rm(join(work, 'logs'), { recursive: true, force: true });
+  });
+});
+
+test('native launcher: when the builder is SIGKILLed mid-step, its container dies with it', async (t) => {
+  await withRootfs(t, async (rootfs, work) => {
+    const url = new URL('../../src/runtime/native-runtime.js', import.meta.url).href;
+    const specUrl = new URL('../../src/runtime/spec.js', import.meta.url).href;
+    // A sleep no other process on this machine has.
+    const seconds = String(4000 + Math.floor(Math.random() * 1000));
+    const script = `
+      import { probeNativeRuntime, runNative } from ${JSON.stringify(url)};
+      import { generateSpec } from ${JSON.stringify(specUrl)};
+      const runtime = await probeNativeRuntime();
+      await runNative({
+        runtime,
+        rootfs: ${JSON.stringify(rootfs)},
+        spec: generateSpec({ args: ['/bin/sh', '-c', 'echo up; sleep ${seconds}; true'] }),
+        logDir: ${JSON.stringify(join(work, 'logs'))},
+        stdio: { stdout: 'inherit' },
+      });
+    `;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('up') && resolve());
+      child.once('exit', (code) => reject(new Error(`builder exited early (${code})`)));
+    });
+    const sleepers = async (): Promise<number> => {
+      let n = 0;
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmdline === `sleep\0${seconds}\0`) n++;
+      }
+      return n;
+    };
+    try {
+      assert.equal(await sleepers(), 1, 'the step is running');
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      let left = 1;
+      for (let i = 0; i < 40 && left > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        left = await sleepers();
+      }
+      assert.equal(left, 0, 'the launcher and the container went with the builder');
+    } finally {
+      // Should they have survived: the launcher, the shell and the sleep all name the sleep.
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmdline.includes(`sleep ${seconds}`) || cmdline === `sleep\0${seconds}\0`) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+      }
+    }
   });
 });
