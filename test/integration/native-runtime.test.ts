@@ -18,7 +18,14 @@ import {
   type SpecOptions,
 } from '../../src/runtime/index.js';
 import { type NativeProbe, probeNativeRuntime, runNative } from '../../src/runtime/native-runtime.js';
-import { makeBusyboxRootfs, mountsBelow, runtimeOrReason, skipIf, tempRoot } from './prereqs.js';
+import {
+  builderUntilUp,
+  makeBusyboxRootfs,
+  mountsBelow,
+  runtimeOrReason,
+  skipIf,
+  tempRoot,
+} from './prereqs.js';
 
 const runc = await runtimeOrReason();
 const native: NativeProbe = await probeNativeRuntime();
@@ -297,14 +304,7 @@ test('native launcher: when the builder is SIGKILLed mid-step, its container die
         stdio: { stdout: 'inherit' },
       });
     `;
-    const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('up') && resolve());
-      child.once('exit', (code) => reject(new Error(`builder exited early (${code})`)));
-    });
+    const child = await builderUntilUp(script);
     const sleepers = async (): Promise<number> => {
       let n = 0;
       for (const pid of await readdir('/proc')) {

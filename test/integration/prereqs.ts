@@ -1,7 +1,7 @@
 // Prerequisites of the integration tests, probed for real, and loud skips when missing:
 // a skipped integration test prints why on stderr and in the test report.
 
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,4 +112,19 @@ export async function tempRoot(prefix: string): Promise<{ path: string; cleanup(
       await rm(path, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A stand-in builder: `script` (an ES module) in a child Node process, resolved once it has
+ * printed "up" (its stdout is a pipe; stderr is ours). For tests that kill a builder mid-step.
+ */
+export async function builderUntilUp(script: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('up') && resolve());
+    child.once('exit', (code) => reject(new Error(`builder exited early (${code})`)));
+  });
+  return child;
 }

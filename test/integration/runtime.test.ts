@@ -24,6 +24,7 @@ import {
   withMounted,
 } from '../../src/snapshot/index.js';
 import {
+  builderUntilUp,
   chrootReason,
   makeBusyboxRootfs,
   mountsBelow,
@@ -547,14 +548,7 @@ test('crash recovery: after the builder is SIGKILLed mid-step, stale containers 
         stdio: { stdout: 'inherit' },
       });
     `;
-      const { spawn } = await import('node:child_process');
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('up') && resolve());
-        child.once('exit', (code) => reject(new Error(`builder exited early (${code})`)));
-      });
+      const child = await builderUntilUp(script);
       child.kill('SIGKILL');
       // 'exit', not 'close': the orphaned runtime still holds the stdout pipe.
       await new Promise((resolve) => child.once('exit', resolve));
