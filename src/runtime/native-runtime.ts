@@ -93,8 +93,14 @@ export function ownDeviceCgroup(
   if (!line) return { reason: 'no cgroup v1 device controller (a cgroup v2 host)' };
   const mount = mounts.find((m) => m.fsType === 'cgroup' && m.superOptions.includes('devices'));
   if (!mount) return { reason: 'the cgroup v1 device controller is not mounted' };
-  // A cgroup namespace shows paths relative to the mount's root.
-  return { dir: join(mount.mountPoint, line[2] as string) };
+  // The mount may show only part of the hierarchy (a container's view): our path is then
+  // relative to the part it shows.
+  const path = line[2] as string;
+  const root = mount.root === '/' ? '' : mount.root;
+  if (root !== '' && path !== root && !path.startsWith(`${root}/`))
+    return { reason: `our device cgroup ${path} is outside the mounted ${mount.root}` };
+  const below = path.slice(root.length).replace(/^\/+/, '');
+  return { dir: below === '' ? mount.mountPoint : join(mount.mountPoint, below) };
 }
 
 function rulesOf(dir: string): Set<string> {
