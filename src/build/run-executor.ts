@@ -170,7 +170,7 @@ export async function chooseExecutor(
         hint: 'build it with `npm run build:native`, or use --isolation runc',
       });
     }
-    // Quietly: runc is what other builders use; the reason is in `strata info`.
+    // Quietly: runc is what other builders use; `--isolation native` says why not.
   }
   const probe = await probeRuntime();
   if (probe.ok) return new RuntimeExecutor(probe, tmpDir);

@@ -32,6 +32,14 @@ interface RunRequest {
   isolation?: 'default' | 'runc' | 'chroot';
 }
 
+/** `strata run --isolation`: runc or chroot (the native launcher is for build steps: no terminals). */
+function runIsolation(value: string): 'default' | 'runc' | 'chroot' {
+  if (value === 'default' || value === 'runc' || value === 'chroot') return value;
+  throw new BuilderError('EINVAL', `unknown isolation ${JSON.stringify(value)}`, {
+    hint: 'strata run takes --isolation default, runc or chroot',
+  });
+}
+
 async function envFiles(files: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const f of files) {
@@ -65,7 +73,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     ...(network ? { network } : {}),
     tty: optBool(args, 'tty'),
     interactive: optBool(args, 'interactive'),
-    ...(optString(args, 'isolation') ? { isolation: optString(args, 'isolation') as 'default' } : {}),
+    ...(optString(args, 'isolation')
+      ? { isolation: runIsolation(optString(args, 'isolation') as string) }
+      : {}),
   };
   const detach = optBool(args, 'detach');
   if (detach && optBool(args, 'rm') === false) {
