@@ -19,6 +19,12 @@ import { bytesOf, collect, makeTar, withTempDir } from '../../helpers/make-tar.j
 const SIZE = 200 * 1024 * 1024;
 const CHUNK = 64 * 1024;
 const LIMIT = 60 * 1024 * 1024;
+/**
+ * For the bomb: its 200 MB come out as garbage chunks V8 collects when it sees fit, and RSS rose
+ * by up to 84 MiB across runs (before session 4's changes too: a 60 MiB limit was flaky). A decoder
+ * that ran ahead of its reader would hold the whole 200 MB.
+ */
+const BOMB_LIMIT = 120 * 1024 * 1024;
 
 // A 4 MB pool of random bytes read at shifting offsets: zstd has real work (matches, literals).
 const pool = randomBytes(4 * 1024 * 1024);
@@ -140,5 +146,5 @@ test('a zstd bomb (200 MB of zeros in a few KB) read slowly keeps RSS flat', {
   const grew = watch.stop() - before;
   assert.equal(`sha256:${hash.digest('hex')}`, r.diffId);
   assert.equal(size, r.uncompressedSize);
-  assert.ok(grew < LIMIT, `RSS grew by ${mib(grew)}`);
+  assert.ok(grew < BOMB_LIMIT, `RSS grew by ${mib(grew)}`);
 });
