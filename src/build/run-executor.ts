@@ -72,6 +72,18 @@ async function prepare(request: RunRequest) {
   return spec;
 }
 
+/** A step's output goes to the build's progress; the build, not the runtime, handles Ctrl-C. */
+function stepIo(request: RunRequest) {
+  return {
+    stdio: {
+      stdout: (chunk: Buffer) => request.onOutput('stdout', chunk),
+      stderr: (chunk: Buffer) => request.onOutput('stderr', chunk),
+    },
+    ...(request.signal ? { signal: request.signal } : {}),
+    forwardSignals: false,
+  };
+}
+
 export class RuntimeExecutor implements RunExecutor {
   readonly name: string;
   constructor(
@@ -92,12 +104,7 @@ export class RuntimeExecutor implements RunExecutor {
         rootfs: request.rootfs,
         spec,
         id: `strata-build-${randomBytes(6).toString('hex')}`,
-        stdio: {
-          stdout: (chunk) => request.onOutput('stdout', chunk),
-          stderr: (chunk) => request.onOutput('stderr', chunk),
-        },
-        ...(request.signal ? { signal: request.signal } : {}),
-        forwardSignals: false,
+        ...stepIo(request),
       });
     } finally {
       rmSync(bundleDir, { recursive: true, force: true });
@@ -125,12 +132,7 @@ export class NativeExecutor implements RunExecutor {
       rootfs: request.rootfs,
       spec,
       logDir: this.tmpDir,
-      stdio: {
-        stdout: (chunk) => request.onOutput('stdout', chunk),
-        stderr: (chunk) => request.onOutput('stderr', chunk),
-      },
-      ...(request.signal ? { signal: request.signal } : {}),
-      forwardSignals: false,
+      ...stepIo(request),
     });
   }
 }
@@ -142,12 +144,7 @@ export class ChrootExecutor implements RunExecutor {
     await runChroot({
       rootfs: request.rootfs,
       spec,
-      stdio: {
-        stdout: (chunk) => request.onOutput('stdout', chunk),
-        stderr: (chunk) => request.onOutput('stderr', chunk),
-      },
-      ...(request.signal ? { signal: request.signal } : {}),
-      forwardSignals: false,
+      ...stepIo(request),
     });
   }
 }

@@ -47,14 +47,7 @@ export interface WalkCounters {
  * throws here, not on the first iteration); I/O errors come from the iteration.
  */
 export function walkContext(root: string, options: WalkContextOptions = {}): AsyncIterable<ContextEntry> {
-  const filters: ContextFilter[] = [];
-  if (options.include !== undefined || options.exclude !== undefined) {
-    filters.push(new ContextFilter({ include: options.include, exclude: options.exclude }));
-  }
-  for (const layer of options.layers ?? []) {
-    filters.push(layer instanceof ContextFilter ? layer : new ContextFilter(layer));
-  }
-  const batches = walk(root, filters, options.signal, options.counters ?? { directoriesRead: 0, stats: 0 });
+  const batches = walkContextBatches(root, options);
   return (async function* () {
     for await (const batch of batches) yield* batch;
   })();
@@ -63,7 +56,8 @@ export function walkContext(root: string, options: WalkContextOptions = {}): Asy
 /**
  * The same entries in the same order, a few dozen at a time: for a caller that collects them
  * all, one promise per batch instead of several per entry (a no-op build of a 5,000-file
- * context spends its time here, in code V8 has not optimized yet).
+ * context spends its time here, in code V8 has not optimized yet). Patterns are checked
+ * before this returns, as for walkContext.
  */
 export function walkContextBatches(
   root: string,

@@ -32,6 +32,7 @@ import { clampRlimits } from './host-limits.js';
 import { planLaunch } from './launch-plan.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { hostRootfs } from './probe.js';
+import { recall, remember } from './probe-memo.js';
 import { type RunResult, settleExit, spawnAndWait, watchCancellation } from './run-container.js';
 import { quoteCommand, RunStepError } from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
@@ -221,12 +222,7 @@ export async function runNative(options: RunNativeOptions): Promise<Omit<RunResu
       .filter((l) => l.trim() !== '');
     rmSync(logPath, { force: true });
   }
-  if (exit.error) {
-    throw new BuilderError('EPRECONDITION', `cannot start ${runtime.path}: ${exit.error.message}`, {
-      cause: exit.error,
-    });
-  }
-  return settleExit({ command, exit, cancellation, errors, tails, options });
+  return settleExit({ runtime: runtime.path, command, exit, cancellation, errors, tails, options });
 }
 
 async function trialContainer(runtime: NativeRuntime): Promise<string | undefined> {
@@ -245,6 +241,9 @@ async function trialContainer(runtime: NativeRuntime): Promise<string | undefine
 }
 
 let probed: Promise<NativeProbe> | undefined;
+
+/** A launcher that ran its trial container is remembered (probe-memo.ts): the trial costs 20-27 ms. */
+const NATIVE_MEMO = '/run/strata/native-runtime-probe.json';
 
 /** The launcher, if it runs a container here (cached per process), or why not. */
 export function probeNativeRuntime(): Promise<NativeProbe> {
@@ -265,9 +264,16 @@ export function probeNativeRuntime(): Promise<NativeProbe> {
     } catch (err) {
       return { ok: false, reason: `no device cgroup: ${(err as Error).message}` };
     }
-    const runtime = { path, cgroupTasks };
+    const runtime: NativeRuntime = { path, cgroupTasks };
+    const remembered = await recall<NativeRuntime>(
+      NATIVE_MEMO,
+      (info) => info.path === path && info.cgroupTasks === cgroupTasks,
+    );
+    if (remembered) return { ok: true, ...remembered };
     const failure = await trialContainer(runtime);
-    return failure === undefined ? { ok: true, ...runtime } : { ok: false, reason: failure };
+    if (failure !== undefined) return { ok: false, reason: failure };
+    await remember(NATIVE_MEMO, runtime).catch(() => {});
+    return { ok: true, ...runtime };
   })();
   return probed;
 }

@@ -7,10 +7,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { clampRlimits } from './host-limits.js';
+import { recall, remember } from './probe-memo.js';
 import { generateSpec, type OciMount } from './spec.js';
 
 export interface RuntimeInfo {
@@ -134,48 +135,21 @@ async function tryContainer(
   }
 }
 
-/**
- * A runtime that worked is remembered until reboot (/run is a tmpfs) for the same binary and
- * kernel: the probe runs a container (60-100 ms), which every build that runs a step paid.
- * Only the default probe is remembered; a failure never is.
- */
+/** Only the default probe is remembered (probe-memo.ts). */
 const PROBE_MEMO = '/run/strata/runtime-probe.json';
-
-async function memoKey(path: string): Promise<string | undefined> {
-  const st = await stat(path).catch(() => undefined);
-  return st ? `${path} ${st.size} ${st.mtimeMs} ${release()}` : undefined;
-}
-
-async function rememberedRuntime(): Promise<RuntimeInfo | undefined> {
-  try {
-    const memo = JSON.parse(await readFile(PROBE_MEMO, 'utf8')) as { key: string; info: RuntimeInfo };
-    if (memo.key === (await memoKey(memo.info.path)) && findExecutable(memo.info.name) === memo.info.path)
-      return memo.info;
-  } catch {
-    // no memo, or an unreadable one: probe
-  }
-  return undefined;
-}
-
-async function rememberRuntime(info: RuntimeInfo): Promise<void> {
-  const key = await memoKey(info.path);
-  if (key === undefined) return;
-  await mkdir(dirname(PROBE_MEMO), { recursive: true });
-  const tmp = `${PROBE_MEMO}.${process.pid}`;
-  await writeFile(tmp, JSON.stringify({ key, info }));
-  await rename(tmp, PROBE_MEMO);
-}
 
 async function probe(options: ProbeRuntimeOptions): Promise<RuntimeProbe> {
   const remembered =
     options.candidates === undefined && options.stateRoot === undefined
-      ? await rememberedRuntime()
+      ? await recall<RuntimeInfo>(PROBE_MEMO, (info) => findExecutable(info.name) === info.path)
       : undefined;
   if (remembered && (typeof process.getuid !== 'function' || process.getuid() === 0))
     return { ok: true, ...remembered };
   const result = await probeForReal(options);
   if (result.ok && options.candidates === undefined && options.stateRoot === undefined) {
-    await rememberRuntime({ name: result.name, path: result.path, version: result.version }).catch(() => {});
+    await remember(PROBE_MEMO, { name: result.name, path: result.path, version: result.version }).catch(
+      () => {},
+    );
   }
   return result;
 }

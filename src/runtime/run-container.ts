@@ -292,28 +292,33 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
 
   const errors = await runtimeErrors(logPath);
   rmSync(logPath, { force: true });
-  if (exit.error) {
-    throw new BuilderError('EPRECONDITION', `cannot start ${runtime.path}: ${exit.error.message}`, {
-      cause: exit.error,
-    });
-  }
-  return { id, ...settleExit({ command, exit, cancellation, errors, tails, options }) };
+  return {
+    id,
+    ...settleExit({ runtime: runtime.path, command, exit, cancellation, errors, tails, options }),
+  };
 }
 
 /**
- * How a runtime's exit becomes a result or a RunStepError, for runc and the native launcher
- * alike: the exit code (128+N for a signal), the signal we sent, the runtime's own errors
- * (an executable that could not be run gets Docker's 127/126), a cancel.
+ * How a runtime's exit becomes a result or an error, for runc and the native launcher alike:
+ * a runtime that could not be started, the exit code (128+N for a signal), the signal we sent,
+ * the runtime's own errors (an executable that could not be run gets Docker's 127/126), a cancel.
  */
 export function settleExit(run: {
+  /** The runtime binary, for the error when it could not be started. */
+  runtime: string;
   command: string;
-  exit: { code: number | null; signal: NodeJS.Signals | null };
+  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error };
   cancellation: { canceled: () => boolean; sent: () => NodeJS.Signals | undefined };
   errors: string[];
   tails: { stdout: Tail; stderr: Tail };
   options: { signal?: AbortSignal; reject?: boolean; tailLines?: number };
 }): Omit<RunResult, 'id'> {
   const { command, exit, cancellation, errors, tails, options } = run;
+  if (exit.error) {
+    throw new BuilderError('EPRECONDITION', `cannot start ${run.runtime}: ${exit.error.message}`, {
+      cause: exit.error,
+    });
+  }
   const stderrTail = tails.stderr.text(options.tailLines);
   const stdoutTail = tails.stdout.text(options.tailLines);
   let exitCode = exitCodeOf(exit.code, exit.signal);
