@@ -211,7 +211,7 @@ export class ImageStore {
   }
 
   async #byId(id: Digest): Promise<StoredImage | undefined> {
-    const [rec, named] = await Promise.all([this.records.get(id), this.#namedTargets()]);
+    const [rec, named] = await Promise.all([this.records.get(id), this.#namedTargets('labels')]);
     const names = named.filter((n) => n.id === id);
     if (rec !== undefined) return this.#materialize(rec.value.target, names, rec.value.createdAt);
     if (names.length > 0) return this.#materialize(names[0]!.record.target, names, undefined);
@@ -235,7 +235,6 @@ export class ImageStore {
 
   async #byReference(ref: Reference): Promise<StoredImage | undefined> {
     const record = await this.meta.names.get(ref.toString());
-    const named = await this.#namedTargets();
     if (record !== undefined) {
       const id = (await this.#idOfName(record).catch(() => undefined)) ?? undefined;
       if (id === undefined) return undefined;
@@ -244,6 +243,7 @@ export class ImageStore {
     if (ref.digest === undefined) return undefined;
     // repo@digest without a record of that exact name: an image of that repository whose
     // manifest (or the index a name points at) has that digest.
+    const named = await this.#namedTargets();
     const match = named.find((n) => n.ref.name === ref.name && n.record.target.digest === ref.digest);
     if (match !== undefined) return this.#byId(match.id);
     for (const rec of await this.records.list()) {
@@ -254,10 +254,14 @@ export class ImageStore {
     return undefined;
   }
 
-  /** Every name with the image ID its target resolves to; names whose target is unreadable are skipped. */
-  async #namedTargets(): Promise<NamedTarget[]> {
+  /**
+   * Every name with the image ID its target resolves to; names whose target is unreadable are
+   * skipped. 'labels': only to list the names of an image already chosen (a build's result
+   * does not depend on them: see store/meta/read-journal.ts).
+   */
+  async #namedTargets(use: 'selects' | 'labels' = 'selects'): Promise<NamedTarget[]> {
     const out: NamedTarget[] = [];
-    for (const record of await this.meta.names.list()) {
+    for (const record of await this.meta.names.list({ dependency: use === 'selects' })) {
       let ref: Reference;
       try {
         ref = parseReference(record.name);
@@ -441,7 +445,7 @@ export class ImageStore {
       // A rebuild from cache puts the same image again: rewriting the record would cost an fsync.
       if (previous === undefined || !sameDescriptor(previous.value.target, target))
         await this.records.put(id, { target, createdAt });
-      const named = (await this.#namedTargets()).filter((n) => n.id === id);
+      const named = (await this.#namedTargets('labels')).filter((n) => n.id === id);
       return this.#materialize(manifestDescriptor, named, createdAt);
     });
   }

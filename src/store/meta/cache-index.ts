@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { BuilderError } from '../../errors.js';
 import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
+import type { JournalOf } from './read-journal.js';
 
 export interface CacheEntry<T = unknown> {
   key: string;
@@ -40,6 +41,7 @@ export interface CacheIndexOptions {
   tempDir: string;
   lockPath: string;
   lockOptions?: LockOptions;
+  journal?: JournalOf;
 }
 
 export interface CompactResult {
@@ -112,6 +114,7 @@ export class FsCacheIndex<T = unknown> {
 
   async #append(key: string, line: Line<T>): Promise<void> {
     const path = this.bucketPath(key);
+    this.#options.journal?.()?.noteWrite(path);
     const text = formatLine(JSON.stringify(line));
     let fh: Awaited<ReturnType<typeof open>>;
     try {
@@ -138,13 +141,17 @@ export class FsCacheIndex<T = unknown> {
   }
 
   async get(key: string): Promise<CacheEntry<T> | undefined> {
-    const text = await readTextIfExists(this.bucketPath(key));
+    const path = this.bucketPath(key);
+    const text = await readTextIfExists(path);
+    this.#options.journal?.()?.noteRead(path, text);
     return text === undefined ? undefined : newest(parseBucket<T>(text).lines, key);
   }
 
   /** Every valid entry for `key`, oldest first, deletions included as `deleted: true`. */
   async history(key: string): Promise<Array<CacheEntry<T> | { key: string; time: number; deleted: true }>> {
-    const text = await readTextIfExists(this.bucketPath(key));
+    const path = this.bucketPath(key);
+    const text = await readTextIfExists(path);
+    this.#options.journal?.()?.noteRead(path, text);
     if (text === undefined) return [];
     return parseBucket<T>(text)
       .lines.filter((l) => l.key === key)
@@ -186,6 +193,7 @@ export class FsCacheIndex<T = unknown> {
 
   /** The newest live entry of every key, in no particular order. */
   async *entries(): AsyncIterable<CacheEntry<T>> {
+    this.#options.journal?.()?.noteListing('the whole cache index');
     for await (const path of this.#buckets()) {
       const text = await readTextIfExists(path);
       if (text === undefined) continue;
@@ -206,6 +214,7 @@ export class FsCacheIndex<T = unknown> {
   ): Promise<CompactResult> {
     const lockOptions: LockOptions = { ...this.#options.lockOptions };
     if (options.signal !== undefined) lockOptions.signal = options.signal;
+    this.#options.journal?.()?.noteListing('the whole cache index (compacting it)');
     return withFileLock(
       this.#options.lockPath,
       async () => {

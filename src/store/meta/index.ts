@@ -10,6 +10,7 @@ export {
 } from './file-lock.js';
 export { FsMetaStore, type FsMetaStoreOptions, META_FORMAT_DIR } from './meta-store.js';
 export { type NameRecord, NameStore, type NameStoreOptions, type NameValue } from './name-store.js';
+export { type JournalOf, ReadJournal } from './read-journal.js';
 export {
   escapeRecordKey,
   FsRecordStore,

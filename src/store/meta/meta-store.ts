@@ -33,6 +33,7 @@ import { errnoOf } from './atomic-file.js';
 import { FsCacheIndex } from './cache-index.js';
 import { acquireFileLock, type FileLock, type LockOptions, withFileLock } from './file-lock.js';
 import { NameStore } from './name-store.js';
+import type { ReadJournal } from './read-journal.js';
 import { FsRecordStore } from './record-store.js';
 
 export const META_FORMAT_DIR = 'v1';
@@ -51,6 +52,8 @@ export class FsMetaStore {
   readonly names: NameStore;
   readonly cacheIndex: FsCacheIndex;
   readonly #lockOptions: LockOptions;
+  /** While set, every record, name and cache-index file read or written is noted in it. */
+  journal: ReadJournal | undefined;
 
   constructor(root: string, options: FsMetaStoreOptions = {}) {
     this.root = root;
@@ -61,12 +64,14 @@ export class FsMetaStore {
       tempDir: this.tempDir,
       lockPath: this.lockPath('names'),
       lockOptions: this.#lockOptions,
+      journal: () => this.journal,
     });
     this.cacheIndex = new FsCacheIndex({
       dir: join(this.dir, 'cache-index'),
       tempDir: this.tempDir,
       lockPath: this.lockPath('cache-index'),
       lockOptions: this.#lockOptions,
+      journal: () => this.journal,
     });
   }
 
@@ -90,6 +95,7 @@ export class FsMetaStore {
       lockOptions: this.#lockOptions,
       validate,
       what: kind,
+      journal: () => this.journal,
     });
   }
 

@@ -6,6 +6,7 @@ import { BuilderError } from '../../errors.js';
 import { toDescriptor } from '../../oci/parse.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { LockOptions } from './file-lock.js';
+import type { JournalOf } from './read-journal.js';
 import { FsRecordStore, type StoredRecord } from './record-store.js';
 
 export interface NameValue {
@@ -59,6 +60,7 @@ export interface NameStoreOptions {
   tempDir: string;
   lockPath: string;
   lockOptions?: LockOptions;
+  journal?: JournalOf;
 }
 
 export class NameStore {
@@ -96,8 +98,9 @@ export class NameStore {
     return this.#records.delete(name);
   }
 
-  async list(): Promise<NameRecord[]> {
-    return (await this.#records.list()).map(toNameRecord);
+  /** Every name; `dependency: false` as in FsRecordStore.list. */
+  async list(options: { dependency?: boolean } = {}): Promise<NameRecord[]> {
+    return (await this.#records.list(options)).map(toNameRecord);
   }
 
   /** Read-modify-write of one name under the names lock; return undefined to delete it. */

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { BuilderError, isBuilderError } from '../../errors.js';
 import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
+import type { JournalOf } from './read-journal.js';
 
 export const RECORD_FORMAT_VERSION = 1;
 const MAX_ESCAPED_KEY = 200;
@@ -52,6 +53,7 @@ export interface RecordStoreOptions<T> {
   validate: (value: unknown, key: string) => T;
   /** Names the records in messages, e.g. "image name". */
   what: string;
+  journal?: JournalOf;
 }
 
 export class FsRecordStore<T> {
@@ -116,6 +118,7 @@ export class FsRecordStore<T> {
   async get(key: string): Promise<StoredRecord<T> | undefined> {
     const path = this.pathOf(key);
     const text = await readTextIfExists(path);
+    this.#options.journal?.()?.noteRead(path, text);
     return text === undefined ? undefined : this.#decode(text, path, key);
   }
 
@@ -141,11 +144,13 @@ export class FsRecordStore<T> {
       updatedAt: record.updatedAt,
       value: checked,
     });
+    this.#options.journal?.()?.noteWrite(path);
     await writeFileAtomic(path, body, { tempDir: this.#options.tempDir });
     return record;
   }
 
   async delete(key: string): Promise<boolean> {
+    this.#options.journal?.()?.noteWrite(this.pathOf(key));
     try {
       await unlink(this.pathOf(key));
       return true;
@@ -155,9 +160,12 @@ export class FsRecordStore<T> {
     }
   }
 
-  /** Every record, sorted by key. */
-  async list(): Promise<StoredRecord<T>[]> {
+  /** Every record, sorted by key. `dependency: false`: what the caller decides does not
+   * depend on the listing (it only labels something already chosen), so no journal notes it. */
+  async list(options: { dependency?: boolean } = {}): Promise<StoredRecord<T>[]> {
     const out: StoredRecord<T>[] = [];
+    if (options.dependency !== false)
+      this.#options.journal?.()?.noteListing(`every ${this.#options.what} record`);
     let dir: Awaited<ReturnType<typeof opendir>>;
     try {
       dir = await opendir(this.dir);
