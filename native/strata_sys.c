@@ -25,6 +25,9 @@
 
 #include <node_api.h>
 
+#include "sha256.h"
+#include "tree_fingerprint.h"
+
 /* ---- errno names ------------------------------------------------------------------ */
 
 struct errno_name {
@@ -657,6 +660,44 @@ fail:
   return NULL;
 }
 
+/* ---- treeFingerprint(path) ------------------------------------------------------------ */
+
+/* treeFingerprint(path, maxEntries) → { digest: hex, entries: number, newestNs: bigint }; see
+ * tree_fingerprint.h. The `strata` front program computes the same function to decide whether a
+ * build can be skipped. */
+static napi_value js_tree_fingerprint(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char *path = NULL;
+  napi_value result = NULL;
+  double max_entries = 0;
+  if (!get_args(env, info, 2, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
+    throw_type(env, "maxEntries must be a number");
+    goto fail;
+  }
+  struct tree_fingerprint fp;
+  int err = tree_fingerprint(path, (uint64_t)max_entries, &fp);
+  if (err != 0) {
+    throw_errno(env, err, "treeFingerprint", path);
+    goto fail;
+  }
+  char hex[65];
+  sha256_hex(fp.digest, hex);
+  napi_value digest, entries, newest, object;
+  CHECK_NAPI(env, napi_create_object(env, &object));
+  CHECK_NAPI(env, napi_create_string_latin1(env, hex, 64, &digest));
+  CHECK_NAPI(env, napi_create_double(env, (double)fp.entries, &entries));
+  CHECK_NAPI(env, napi_create_bigint_int64(env, fp.newest_ns, &newest));
+  CHECK_NAPI(env, napi_set_named_property(env, object, "digest", digest));
+  CHECK_NAPI(env, napi_set_named_property(env, object, "entries", entries));
+  CHECK_NAPI(env, napi_set_named_property(env, object, "newestNs", newest));
+  result = object;
+fail:
+  free(path);
+  return result;
+}
+
 #define CONSTANT(obj, name) \
   if (!set_constant(env, (obj), #name, (double)(name))) return NULL
 
@@ -671,6 +712,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignedBuffer", NULL, js_aligned_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"treeFingerprint", NULL, js_tree_fingerprint, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
     return NULL;

@@ -37,6 +37,7 @@ interface Addon {
   /** Absent from an addon built before they were added. */
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
+  treeFingerprint?(path: string, maxEntries: number): TreeFingerprint;
   /** Present when the Node binary exports OpenSSL's SHA-256. */
   sha256Init?(): Buffer;
   sha256Update?(state: Buffer, data: Uint8Array): void;
@@ -165,6 +166,23 @@ export function lremovexattr(path: string, name: string): void {
 /** llistxattr(2): attribute names, in the order the filesystem gives them. */
 export function llistxattr(path: string): string[] {
   return addon().llistxattr(path);
+}
+
+/** A directory tree's fingerprint (native/tree_fingerprint.h): SHA-256 over every entry's
+ * relative path and lstat fields, names in byte order. */
+export interface TreeFingerprint {
+  digest: string;
+  entries: number;
+  /** The newest mtime or ctime in the tree, ns since the epoch. */
+  newestNs: bigint;
+}
+
+/** Undefined without the addon (or with one built before it existed); throws fs-like errors,
+ * E2BIG past `maxEntries` entries. */
+export function treeFingerprint(path: string, maxEntries: number): TreeFingerprint | undefined {
+  const state = load();
+  if (!('addon' in state) || typeof state.addon.treeFingerprint !== 'function') return undefined;
+  return state.addon.treeFingerprint(path, maxEntries);
 }
 
 /**

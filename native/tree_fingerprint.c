@@ -1,0 +1,143 @@
+#include "tree_fingerprint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sha256.h"
+
+struct walk {
+  struct sha256 hash;
+  uint64_t max_entries;
+  struct tree_fingerprint *out;
+  char path[PATH_MAX];
+};
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void add_entry(struct walk *w, size_t path_len, const struct stat *st) {
+  uint8_t fields[11 * 8];
+  const uint64_t values[11] = {
+      st->st_mode,          st->st_uid,  st->st_gid,  (uint64_t)st->st_size,
+      (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
+      (uint64_t)st->st_ctim.tv_nsec, st->st_ino, st->st_dev, st->st_rdev,
+  };
+  for (int i = 0; i < 11; i++) put_u64(fields + 8 * i, values[i]);
+  sha256_update(&w->hash, w->path, path_len + 1); /* with its NUL: paths cannot run together */
+  sha256_update(&w->hash, fields, sizeof(fields));
+  int64_t m = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+  if (m > w->out->newest_ns) w->out->newest_ns = m;
+  if (c > w->out->newest_ns) w->out->newest_ns = c;
+  w->out->entries++;
+}
+
+/* Walks the directory open as `fd` (closed here), whose relative path is w->path[0..len). */
+static int walk_dir(struct walk *w, int fd, size_t len) {
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  char **names = NULL;
+  size_t count = 0, cap = 0;
+  int err = 0;
+  struct dirent *d;
+  errno = 0;
+  while ((d = readdir(dir)) != NULL) {
+    if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
+    if (count == cap) {
+      cap = cap ? cap * 2 : 64;
+      char **grown = realloc(names, cap * sizeof(*names));
+      if (grown == NULL) {
+        err = ENOMEM;
+        goto done;
+      }
+      names = grown;
+    }
+    if ((names[count] = strdup(d->d_name)) == NULL) {
+      err = ENOMEM;
+      goto done;
+    }
+    count++;
+    errno = 0;
+  }
+  if (errno != 0) {
+    err = errno;
+    goto done;
+  }
+  qsort(names, count, sizeof(*names), compare_names);
+  for (size_t i = 0; i < count && err == 0; i++) {
+    size_t name_len = strlen(names[i]);
+    size_t child_len = len + (len ? 1 : 0) + name_len;
+    if (child_len + 1 > sizeof(w->path)) {
+      err = ENAMETOOLONG;
+      break;
+    }
+    if (len) w->path[len] = '/';
+    memcpy(w->path + len + (len ? 1 : 0), names[i], name_len + 1);
+    struct stat st;
+    if (fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      err = errno;
+      break;
+    }
+    add_entry(w, child_len, &st);
+    if (w->out->entries > w->max_entries) {
+      err = E2BIG;
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      int child = openat(dirfd(dir), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) {
+        err = errno;
+        break;
+      }
+      err = walk_dir(w, child, child_len);
+    }
+    w->path[len] = '\0';
+  }
+done:
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+  closedir(dir);
+  return err;
+}
+
+int tree_fingerprint(const char *root, uint64_t max_entries, struct tree_fingerprint *out) {
+  struct walk *w = malloc(sizeof(*w));
+  if (w == NULL) return ENOMEM;
+  memset(out, 0, sizeof(*out));
+  w->out = out;
+  w->max_entries = max_entries;
+  w->path[0] = '\0';
+  sha256_init(&w->hash);
+  int err = 0;
+  int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      err = errno;
+      close(fd);
+    } else {
+      add_entry(w, 0, &st);
+      err = walk_dir(w, fd, 0);
+    }
+  }
+  if (err == 0) sha256_final(&w->hash, out->digest);
+  free(w);
+  return err;
+}
