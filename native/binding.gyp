@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "strata_sys",
-      "sources": ["strata_sys.c"],
+      "sources": ["strata_sys.c", "sha256.c", "tree_fingerprint.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
     },
@@ -10,6 +10,13 @@
       "target_name": "strata-runtime",
       "type": "executable",
       "sources": ["strata_runtime.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "defines": ["_GNU_SOURCE"]
+    },
+    {
+      "target_name": "strata",
+      "type": "executable",
+      "sources": ["strata_front.c", "build_memo.c", "sha256.c", "tree_fingerprint.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["_GNU_SOURCE"]
     }

@@ -163,6 +163,9 @@ export interface BuildResult {
   tags: string[];
   steps: StepReport[];
   warnings: string[];
+  /** What this result depended on besides the Dockerfile, the context and the store (a URL
+   * ADD downloaded): a no-op build cannot be answered from a record of its inputs. */
+  externalInputs: string[];
 }
 
 export function hostPlatform(): Platform {
@@ -213,6 +216,7 @@ class Build {
   private readonly created: string;
   private readonly epochDate: Date | undefined;
   private readonly warnings: string[] = [];
+  private readonly externalInputs: string[] = [];
   private readonly steps: StepReport[] = [];
   private readonly stageResults = new Map<number, Promise<StageState>>();
   private readonly imageSources = new Map<string, Promise<BaseImage>>();
@@ -711,6 +715,7 @@ class Build {
         throw err;
       }
     }
+    for (const url of urls) this.externalInputs.push(`ADD ${url}`);
     const downloads = await Promise.all(
       urls.map((url) =>
         fetchToFile(url, join(this.o.store.root, 'tmp'), {
@@ -956,7 +961,13 @@ class Build {
         tags.push(name);
       }
       v.done();
-      return { image: stored, tags, steps: this.steps, warnings: this.warnings };
+      return {
+        image: stored,
+        tags,
+        steps: this.steps,
+        warnings: this.warnings,
+        externalInputs: this.externalInputs,
+      };
     } catch (err) {
       v.fail(err);
       throw err;

@@ -12,6 +12,8 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal: AbortSignal;
+  /** The words after `strata` as given, global flags included (the build memo's key). */
+  argv?: readonly string[];
 }
 
 export interface CommandModule {

@@ -75,6 +75,7 @@ function findCommand(argv: string[]): { def: CommandDef; rest: string[] } | unde
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const given = [...argv];
   let debug = false;
   // Global flags come before the command word, as with docker.
   while (argv[0]?.startsWith('-')) {
@@ -163,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,
+      argv: given,
     });
   } catch (err) {
     process.stderr.write(renderError(err, { debug }));

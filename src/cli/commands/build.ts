@@ -3,15 +3,26 @@
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractLayer } from '../../archive/extract.js';
 import { decompressLayer, detectCompression } from '../../archive/layer-stream.js';
 import { buildInStore } from '../../build/build-in-store.js';
+import type { ProgressEvent } from '../../build/progress.js';
 import { parseIsolation } from '../../build/run-executor.js';
 import { BuilderError } from '../../errors.js';
 import type { Registries } from '../../registry/registries.js';
+import { ReadJournal } from '../../store/meta/read-journal.js';
 import { optBool, optList, optString } from '../args.js';
+import {
+  buildMemoDir,
+  buildMemoKey,
+  cliEntry,
+  ineligibleFlags,
+  keepForTranscript,
+  noOpTranscript,
+  writeBuildMemo,
+} from '../build-memo.js';
 import type { CommandContext } from '../command.js';
 import { readAll } from '../input.js';
 import { createProgressRenderer, type ProgressMode } from '../render/progress.js';
@@ -123,6 +134,8 @@ async function stdinContext(
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
+  // Before anything is read: a context file changed after this cannot be trusted to a memo.
+  const startedMs = Date.now();
   const { args } = ctx;
   const pathArg = args.positionals[0] as string;
   const fileArg = optString(args, 'file');
@@ -219,6 +232,17 @@ export async function run(ctx: CommandContext): Promise<number> {
       return registryClient;
     };
     const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
+    const memo = memoPlan(ctx, {
+      fromStdin: pathArg === '-' || fileArg === '-',
+      noCache: optBool(args, 'no-cache'),
+      pull: optBool(args, 'pull'),
+      push: pushAfter,
+      outputs: outputs.length,
+      iidfile: optString(args, 'iidfile') !== undefined,
+      secrets: optList(args, 'secret').length,
+      buildArgsFromEnv: optList(args, 'build-arg').some((a) => !a.includes('=')),
+    });
+    if (memo) store.meta.journal = memo.journal;
     let result: Awaited<ReturnType<typeof buildInStore>>;
     try {
       result = await buildInStore(store, {
@@ -240,23 +264,40 @@ export async function run(ctx: CommandContext): Promise<number> {
         isolation: parseIsolation(optString(args, 'isolation')),
         registries,
         pull: optBool(args, 'pull'),
-        progress: (e) => renderer.onEvent(e),
+        progress: (e) => {
+          if (memo && keepForTranscript(e)) memo.events.push(e);
+          renderer.onEvent(e);
+        },
         signal: ctx.signal,
         onWarning: () => {},
       });
     } finally {
       renderer.close();
+      store.meta.journal = undefined;
     }
-    for (const w of result.warnings) ctx.stderr.write(`WARNING: ${w}\n`);
     const id = result.image.id;
+    const warnings = result.warnings.map((w) => `WARNING: ${w}\n`).join('');
+    ctx.stderr.write(warnings);
     const iidfile = optString(args, 'iidfile');
     if (iidfile) await writeFile(iidfile, id);
     for (const out of outputs) await writeOutput(store, result.image, out);
-    if (quiet) {
-      ctx.stdout.write(`${id}\n`);
-    } else {
-      ctx.stderr.write(`Successfully built ${id}\n`);
-      for (const t of result.tags) ctx.stderr.write(`Successfully tagged ${t}\n`);
+    const stdout = quiet ? `${id}\n` : '';
+    const summary = quiet
+      ? ''
+      : `Successfully built ${id}\n${result.tags.map((t) => `Successfully tagged ${t}\n`).join('')}`;
+    ctx.stdout.write(stdout);
+    ctx.stderr.write(summary);
+    if (memo) {
+      const reason = leaveMemo(memo, store, result, {
+        contextDir,
+        startedMs,
+        dockerfile: dockerfilePath === undefined ? undefined : { path: dockerfilePath, text: dockerfileText },
+        stdout,
+        stderr: `${warnings}${summary}`,
+        quiet,
+      });
+      if (reason !== undefined && ctx.env.STRATA_BUILD_MEMO === 'explain')
+        ctx.stderr.write(`build memo: none written: ${reason}\n`);
     }
     if (pushAfter) {
       const { pushLine, pushWithProgress } = await import('./registry.js');
@@ -274,6 +315,81 @@ export async function run(ctx: CommandContext): Promise<number> {
     cleanupRegistries();
     await cleanup();
   }
+}
+
+interface MemoPlan {
+  dir: string;
+  key: Buffer;
+  code: string[];
+  journal: ReadJournal;
+  events: ProgressEvent[];
+}
+
+/**
+ * Writes the build memo for the `strata` front program (see ../build-memo.ts); returns why it
+ * did not. A memo only ever saves time: failing to write one (a full disk, a folder of another
+ * user's) is a reason not to have one, never an error of the build's.
+ */
+function leaveMemo(
+  memo: MemoPlan,
+  store: Awaited<ReturnType<typeof openCliStore>>,
+  result: Awaited<ReturnType<typeof buildInStore>>,
+  o: {
+    contextDir: string;
+    startedMs: number;
+    dockerfile: { path: string; text: string } | undefined;
+    /** What this build printed after its progress. */
+    stdout: string;
+    stderr: string;
+    quiet: boolean;
+  },
+): string | undefined {
+  if (result.externalInputs.length > 0) return `it downloaded ${result.externalInputs.join(', ')}`;
+  try {
+    const { image } = result;
+    const transcript = o.quiet ? '' : noOpTranscript(memo.events, new Set(result.steps.map((s) => s.name)));
+    return writeBuildMemo({
+      dir: memo.dir,
+      key: memo.key,
+      contextDir: o.contextDir,
+      startedMs: o.startedMs,
+      journal: memo.journal,
+      files: o.dockerfile ? [o.dockerfile] : [],
+      // The .dockerignore candidates, as loadIgnorePatterns looks for them.
+      watched: [
+        ...(o.dockerfile ? [`${o.dockerfile.path}.dockerignore`] : []),
+        join(o.contextDir, '.dockerignore'),
+      ],
+      blobs: [image.manifestDescriptor.digest, image.id, ...image.manifest.layers.map((l) => l.digest)].map(
+        (d) => store.content.blobPath(d),
+      ),
+      code: memo.code,
+      stdout: o.stdout,
+      stderr: `${transcript}${o.stderr}`,
+    });
+  } catch (err) {
+    return `writing it failed: ${(err as Error).message}`;
+  }
+}
+
+/** Whether this build may leave a memo for the `strata` front program, and its key. */
+function memoPlan(ctx: CommandContext, flags: Parameters<typeof ineligibleFlags>[0]): MemoPlan | undefined {
+  const dir = buildMemoDir(ctx.env);
+  if (dir === undefined || ctx.argv?.[0] !== 'build' || typeof process.geteuid !== 'function')
+    return undefined;
+  const why = ineligibleFlags(flags);
+  if (why !== undefined) {
+    if (ctx.env.STRATA_BUILD_MEMO === 'explain') ctx.stderr.write(`build memo: none written: ${why}\n`);
+    return undefined;
+  }
+  const entry = cliEntry();
+  return {
+    dir,
+    key: buildMemoKey({ uid: process.geteuid(), cwd: ctx.cwd, entry, argv: ctx.argv, env: ctx.env }),
+    code: [entry, join(dirname(entry), 'strata-bundle.cjs')],
+    journal: new ReadJournal(),
+    events: [],
+  };
 }
 
 async function writeOutput(
