@@ -133,7 +133,7 @@ async function main(): Promise<number> {
     sizes: {},
     notes: [
       "Sequential: one tool at a time, never two; each timed command is preceded by `sync` (untimed) so no tool pays for another's dirty pages. The page cache is warm for all (the context is read once when generated).",
-      'Wall clock around the whole CLI call (`node dist/strata.cjs build …`, `docker build …`, `buildah bud …`), spawned the same way, each under `/usr/bin/time -f %M` for peak RSS. dockerd is started before any timing; its start-up is not counted, each `docker build` CLI call is. dist/strata.cjs is the package bin: the bundled CLI run through its V8 code cache (~/.cache/strata), which the untimed runs warm.',
+      'Wall clock around the whole CLI call (`strata build …`, `docker build …`, `buildah bud …`), spawned the same way, each under `/usr/bin/time -f %M` for peak RSS. dockerd is started before any timing; its start-up is not counted, each `docker build` CLI call is. `strata` is native/build/Release/strata, the front program: it answers a no-op build from the build memo the last identical build left (~/.cache/strata/build-memo: nothing the build reads has changed), and otherwise execs `node dist/strata.cjs`, the bundled CLI run through its V8 code cache (~/.cache/strata), which the untimed runs warm.',
       "cold = empty build cache, base image present and unpacked: Strata a fresh `$STRATA_ROOT` and buildah a fresh `--root` with the base built there (untimed); docker: target image removed, `docker image prune -f`, `docker builder prune -af` (also drops the context-transfer cache). no-op = the same build again. edit = the last COPY'd file changed (new content every run, so no edit hits an earlier one). push = bigctx to an empty docker-registry on 127.0.0.1 (restarted empty before every push, untimed); every tool compresses during the timed push (Strata's remembered gzip forms are dropped before each one).",
       'Network: host for every tool (`docker build --network host`, `buildah bud --network host`; Strata RUN uses the host network by default).',
       "Compression: every tool keeps layers uncompressed at build and gzips them at push (Strata since 1b03f89; before, it gzipped at build, and a what-if row with `--compression gzip` shows that cost). Unfairness that remains: docker's work happens in a daemon that is already running (warm Go runtime), Strata starts a Node process per command. The seed's apt-get downloads from the Debian mirror, so seed cold times carry network noise.",
@@ -165,15 +165,12 @@ async function main(): Promise<number> {
 
   // CLI start-up.
   const startupCmds: Record<string, { file: string; args: string[] }> = {
-    'strata --version': {
-      file: process.execPath,
-      args: [strataCli, '--version'],
-    },
+    'strata --version': { file: strataCli.file, args: [...strataCli.args, '--version'] },
     ...(o.baseline
       ? {
           'baseline --version': {
-            file: process.execPath,
-            args: [cliOf(o.baseline), '--version'],
+            file: cliOf(o.baseline).file,
+            args: [...cliOf(o.baseline).args, '--version'],
           },
         }
       : {}),

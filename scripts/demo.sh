@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export STRATA_ROOT="${STRATA_ROOT:-/var/lib/strata}"
-strata() { node dist/strata.cjs "$@"; }
+# `strata` as users run it: the front program (answers a no-op build from its memo, else starts
+# the Node CLI); the CLI itself where the native build is missing.
+strata() {
+  if [ -x native/build/Release/strata ]; then native/build/Release/strata "$@"; else node dist/strata.cjs "$@"; fi
+}
 port="${PORT:-5000}"
 
 npm run --silent build

@@ -1,5 +1,6 @@
-// Strata: the CLI as a user runs it (`node dist/strata.cjs`, the package's bin: the bundle behind
-// its code-cache launcher), one store per workload. Cold = a fresh store ($STRATA_ROOT) holding
+// Strata: the CLI as a user runs it (`strata`: the front program, which answers a no-op build
+// from its memo and otherwise starts `node dist/strata.cjs`, the bundle behind its code-cache
+// launcher), one store per workload. Cold = a fresh store ($STRATA_ROOT) holding
 // only the base images, built there untimed.
 
 import { existsSync } from 'node:fs';
@@ -13,14 +14,28 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 /** Where the store remembers the compressed form of each uncompressed layer. */
 const COMPRESSED_RECORDS = 'meta/v1/records/compressed-layers';
 
-/** The CLI of a built checkout: its bin, or dist/src/cli/main.js in one from before the bundle
- * (a --baseline checkout may be that old). */
-export function cliOf(checkout: string): string {
+/** How to run a built checkout's CLI: its `strata` front program (native/build/Release/strata,
+ * the command users run: it answers a no-op build from the build memo, else starts the CLI),
+ * else `node dist/strata.cjs` (a checkout from before the front program, or without the native
+ * build), else dist/src/cli/main.js (one from before the bundle; a --baseline may be that old). */
+export interface StrataCommand {
+  file: string;
+  args: string[];
+}
+
+export function cliOf(checkout: string): StrataCommand {
+  const front = join(checkout, 'native/build/Release/strata');
   const bin = join(checkout, 'dist/strata.cjs');
-  return existsSync(bin) ? bin : join(checkout, 'dist/src/cli/main.js');
+  if (existsSync(front) && existsSync(bin)) return { file: front, args: [] };
+  return { file: process.execPath, args: [existsSync(bin) ? bin : join(checkout, 'dist/src/cli/main.js')] };
 }
 
 export const strataCli = cliOf(repoRoot);
+
+/** The command as the report shows it. */
+export function showCommand(c: StrataCommand): string {
+  return [c.file === process.execPath ? 'node' : c.file, ...c.args].join(' ');
+}
 
 export class StrataTool implements Tool {
   private workDir = '';
@@ -28,10 +43,10 @@ export class StrataTool implements Tool {
   private pushFlags: string[] | undefined;
   private isolation = 'default';
 
-  /** `cliPath`: the CLI script to run (another checkout's for the baseline). */
+  /** `command`: how to run the CLI (another checkout's for the baseline). */
   constructor(
     readonly name: 'strata' | 'baseline' = 'strata',
-    private readonly cliPath: string = strataCli,
+    private readonly command: StrataCommand = strataCli,
     /** Extra `strata build` flags for the timed builds (e.g. `--compression=zstd`), for what-ifs. */
     private readonly buildArgs: string[] = [],
   ) {}
@@ -42,21 +57,21 @@ export class StrataTool implements Tool {
 
   cli(workload: string, args: string[]): Cmd {
     return {
-      file: process.execPath,
-      args: [this.cliPath, ...args],
+      file: this.command.file,
+      args: [...this.command.args, ...args],
       env: { ...process.env, STRATA_ROOT: this.root(workload) },
     };
   }
 
   describe(): string {
-    const where = this.name === 'baseline' ? ` from ${this.cliPath}` : '';
+    const where = ` run as \`${showCommand(this.command)}\``;
     const extra = this.buildArgs.length > 0 ? `, timed builds with \`${this.buildArgs.join(' ')}\`` : '';
     return `${this.version}${where}${extra}, Node ${process.version}, RUN isolation: ${this.isolation}, layers stored uncompressed, gzip level 6 at push (unless the build args say otherwise)`;
   }
 
   async setup(workDir: string): Promise<void> {
     this.workDir = workDir;
-    const v = await capture({ file: process.execPath, args: [this.cliPath, '--version'] });
+    const v = await capture({ file: this.command.file, args: [...this.command.args, '--version'] });
     if (!v.ok) throw new Error(`strata --version failed (is dist/ built?): ${v.text.trim()}`);
     this.version = v.text.trim();
     if (this.name === 'strata') {
@@ -120,7 +135,7 @@ export class StrataTool implements Tool {
   }
 
   async pushSupport(): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const help = await capture({ file: process.execPath, args: [this.cliPath, 'push', '--help'] });
+    const help = await capture({ file: this.command.file, args: [...this.command.args, 'push', '--help'] });
     if (!help.ok) {
       return { ok: false, reason: `strata push is not available yet (${help.text.trim().split('\n')[0]})` };
     }
