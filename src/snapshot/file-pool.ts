@@ -36,6 +36,9 @@ export interface PoolEntryIdentity {
 }
 
 export class FilePool {
+  /** This boot's directory, joined once: entryPath runs for every file a COPY links. */
+  #bootDir: string | undefined | null = null;
+
   constructor(readonly root: string) {}
 
   /** The pool of a snapshotter root (pool/ beside snapshots/ and metadata/). */
@@ -45,8 +48,11 @@ export class FilePool {
 
   /** This boot's entries; undefined where the kernel gives no boot id (then nothing is pooled). */
   private bootDir(): string | undefined {
-    const boot = bootId();
-    return boot === '' ? undefined : join(this.root, boot);
+    if (this.#bootDir === null) {
+      const boot = bootId();
+      this.#bootDir = boot === '' ? undefined : join(this.root, boot);
+    }
+    return this.#bootDir;
   }
 
   keyOf(id: PoolEntryIdentity): string {
