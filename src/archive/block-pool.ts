@@ -11,17 +11,36 @@
 // stored uncompressed), which nothing else reads. Any other chunk is not counted, and holding
 // or releasing it does nothing.
 
+import { directIo } from '../sys/index.js';
+
 export const OUT_BLOCK = 1 << 20;
+/** Alignment of blocks made where the native addon is: what O_DIRECT writes need. */
+const DIRECT_ALIGN = 4096;
 
 /** Blocks kept for reuse: the hash queue (8 MiB) and the store's batch in flight fit. */
 const MAX_FREE = 24;
 
 const holders = new WeakMap<ArrayBufferLike, number>();
 const free: Buffer[] = [];
+/** Blocks whose memory is aligned for O_DIRECT: the store writes them as they are, uncopied. */
+const aligned = new WeakSet<ArrayBufferLike>();
+
+function newBlock(): Buffer {
+  const io = directIo();
+  if (io === undefined) return Buffer.allocUnsafeSlow(OUT_BLOCK);
+  const block = io.alignedBuffer(OUT_BLOCK, DIRECT_ALIGN);
+  aligned.add(block.buffer);
+  return block;
+}
+
+/** True when `chunk` starts a pool block aligned for O_DIRECT (its length is the caller's to check). */
+export function isAlignedBlock(chunk: Uint8Array): boolean {
+  return chunk.byteOffset === 0 && aligned.has(chunk.buffer);
+}
 
 /** A 1 MiB block with one holder: the caller. */
 export function takeBlock(): Buffer {
-  const block = free.pop() ?? Buffer.allocUnsafeSlow(OUT_BLOCK);
+  const block = free.pop() ?? newBlock();
   holders.set(block.buffer, 1);
   return block;
 }

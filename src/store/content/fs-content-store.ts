@@ -34,7 +34,7 @@ import {
 import { dirname, join } from 'node:path';
 import { addAbortSignal, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { releaseBlock } from '../../archive/block-pool.js';
+import { isAlignedBlock, releaseBlock } from '../../archive/block-pool.js';
 import {
   DIGEST_ALGORITHMS,
   type Digest,
@@ -190,8 +190,41 @@ async function writeBatched(
     current ^= 1;
     used = 0;
   };
+  /** A tar block that is aligned memory (block-pool.ts) is written as it is: no copy. */
+  const writeBlock = async (chunk: Uint8Array) => {
+    const at = position;
+    position += chunk.byteLength;
+    await inFlight;
+    if (direct === undefined) {
+      try {
+        io.setDirect(fh.fd, true);
+        direct = true;
+      } catch {
+        direct = false;
+      }
+    }
+    inFlight = writeAll(fh, chunk, at)
+      .catch((err: unknown) => {
+        if (direct !== true || errno(err) !== 'EINVAL') throw err;
+        buffered();
+        return writeAll(fh, chunk, at);
+      })
+      .finally(() => releaseBlock(chunk));
+    inFlight.catch(() => {});
+  };
   try {
     for await (const chunk of chunks) {
+      if (
+        used === 0 &&
+        direct !== false &&
+        position % DIRECT_ALIGN === 0 &&
+        chunk.byteLength > 0 &&
+        chunk.byteLength % DIRECT_ALIGN === 0 &&
+        isAlignedBlock(chunk)
+      ) {
+        await writeBlock(chunk);
+        continue;
+      }
       for (let offset = 0; offset < chunk.byteLength; ) {
         const n = Math.min(chunk.byteLength - offset, DIRECT_CHUNK - used);
         (stages[current] as Buffer).set(chunk.subarray(offset, offset + n), used);
