@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -698,6 +699,87 @@ fail:
   return result;
 }
 
+/* treeFingerprintAsync(path, maxEntries, callback(err, fingerprint)): the same walk on a libuv
+ * worker, so a build can take its context's fingerprint while it does other work. */
+struct fingerprint_job {
+  napi_async_work work;
+  napi_ref callback_ref;
+  char *path;
+  uint64_t max_entries;
+  struct tree_fingerprint fp;
+  int err;
+};
+
+static void fingerprint_job_execute(napi_env env, void *hint) {
+  struct fingerprint_job *job = hint;
+  job->err = tree_fingerprint(job->path, job->max_entries, &job->fp);
+}
+
+static void fingerprint_job_complete(napi_env env, napi_status status, void *hint) {
+  struct fingerprint_job *job = hint;
+  napi_value callback, global, args[2];
+  napi_get_null(env, &args[0]);
+  napi_get_undefined(env, &args[1]);
+  if (status != napi_ok || job->err != 0) {
+    int err = status != napi_ok ? ECANCELED : job->err;
+    napi_value code, message;
+    char text[PATH_MAX + 128];
+    snprintf(text, sizeof(text), "%s: %s, treeFingerprint '%s'", errno_name(err), strerror(err), job->path);
+    napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &args[0]);
+  } else {
+    char hex[65];
+    sha256_hex(job->fp.digest, hex);
+    napi_value digest, entries, newest;
+    napi_create_object(env, &args[1]);
+    napi_create_string_latin1(env, hex, 64, &digest);
+    napi_create_double(env, (double)job->fp.entries, &entries);
+    napi_create_bigint_int64(env, job->fp.newest_ns, &newest);
+    napi_set_named_property(env, args[1], "digest", digest);
+    napi_set_named_property(env, args[1], "entries", entries);
+    napi_set_named_property(env, args[1], "newestNs", newest);
+  }
+  if (napi_get_reference_value(env, job->callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok)
+    napi_call_function(env, global, callback, 2, args, NULL);
+  napi_delete_reference(env, job->callback_ref);
+  napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+}
+
+static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info info) {
+  napi_value argv[3], name;
+  napi_valuetype type;
+  double max_entries = 0;
+  struct fingerprint_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], "path", false, &job->path)) goto fail;
+  if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
+    throw_type(env, "maxEntries must be a number");
+    goto fail;
+  }
+  job->max_entries = (uint64_t)max_entries;
+  if (napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    goto fail;
+  }
+  CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->callback_ref));
+  CHECK_NAPI(env, napi_create_string_utf8(env, "strata:treeFingerprint", NAPI_AUTO_LENGTH, &name));
+  CHECK_NAPI(env, napi_create_async_work(env, NULL, name, fingerprint_job_execute, fingerprint_job_complete, job, &job->work));
+  CHECK_NAPI(env, napi_queue_async_work(env, job->work));
+  return undefined_value(env);
+fail:
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+  return NULL;
+}
+
 #define CONSTANT(obj, name) \
   if (!set_constant(env, (obj), #name, (double)(name))) return NULL
 
@@ -713,6 +795,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"alignedBuffer", NULL, js_aligned_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"treeFingerprint", NULL, js_tree_fingerprint, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"treeFingerprintAsync", NULL, js_tree_fingerprint_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
     return NULL;

@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProgressEvent } from '../build/progress.js';
 import type { ReadJournal } from '../store/meta/read-journal.js';
-import { treeFingerprint } from '../sys/native.js';
+import { type TreeFingerprint, treeFingerprintAsync } from '../sys/native.js';
 import { createProgressRenderer } from './render/progress.js';
 
 const HEADER = 'strata-build-memo 1';
@@ -194,10 +194,27 @@ export function keepForTranscript(e: ProgressEvent): boolean {
   return e.log === undefined || e.log.stream === 'status';
 }
 
+/**
+ * Starts taking the context's fingerprint on a worker, at any moment after the build's start:
+ * a change after that start is either seen (a change newer than the start: no record) or not
+ * (the recorded state is then older than the tree's, and never matches it again).
+ */
+export function fingerprintContext(contextDir: string): Promise<TreeFingerprint | string> {
+  const started = treeFingerprintAsync(contextDir, MAX_CONTEXT_ENTRIES);
+  if (started === undefined) return Promise.resolve('the native addon is not built');
+  return started.catch((err: NodeJS.ErrnoException) =>
+    err.code === 'E2BIG'
+      ? `the context has more than ${MAX_CONTEXT_ENTRIES} entries, ignored ones included`
+      : `the context cannot be walked: ${err.message}`,
+  );
+}
+
 export interface BuildMemoInput {
   dir: string;
   key: Buffer;
   contextDir: string;
+  /** fingerprintContext(contextDir), started after startedMs; a string says why there is none. */
+  tree: TreeFingerprint | string;
   /** Date.now() before the build read anything. */
   startedMs: number;
   journal: ReadJournal;
@@ -243,18 +260,8 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
     return why;
   };
   if (m.journal.unreplayable) return skip(m.journal.unreplayable);
-  let tree: ReturnType<typeof treeFingerprint>;
-  try {
-    tree = treeFingerprint(m.contextDir, MAX_CONTEXT_ENTRIES);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return skip(
-      code === 'E2BIG'
-        ? `the context has more than ${MAX_CONTEXT_ENTRIES} entries, ignored ones included`
-        : `the context cannot be walked: ${(err as Error).message}`,
-    );
-  }
-  if (tree === undefined) return skip('the native addon is not built');
+  const { tree } = m;
+  if (typeof tree === 'string') return skip(tree);
   const margin = racyMarginMs(m.contextDir);
   if (tree.newestNs >= BigInt(Math.floor(m.startedMs - margin)) * 1_000_000n)
     return skip('a context file changed just before or during the build');

@@ -38,6 +38,11 @@ interface Addon {
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
   treeFingerprint?(path: string, maxEntries: number): TreeFingerprint;
+  treeFingerprintAsync?(
+    path: string,
+    maxEntries: number,
+    callback: (err: Error | null, fp?: TreeFingerprint) => void,
+  ): void;
   /** Present when the Node binary exports OpenSSL's SHA-256. */
   sha256Init?(): Buffer;
   sha256Update?(state: Buffer, data: Uint8Array): void;
@@ -183,6 +188,18 @@ export function treeFingerprint(path: string, maxEntries: number): TreeFingerpri
   const state = load();
   if (!('addon' in state) || typeof state.addon.treeFingerprint !== 'function') return undefined;
   return state.addon.treeFingerprint(path, maxEntries);
+}
+
+/** treeFingerprint() on a libuv worker; undefined without the addon (or an older one). */
+export function treeFingerprintAsync(path: string, maxEntries: number): Promise<TreeFingerprint> | undefined {
+  const state = load();
+  if (!('addon' in state)) return undefined;
+  const { addon } = state;
+  if (typeof addon.treeFingerprintAsync !== 'function') return undefined;
+  const start = addon.treeFingerprintAsync;
+  return new Promise((resolve, reject) =>
+    start.call(addon, path, maxEntries, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
+  );
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   buildMemoDir,
   buildMemoKey,
   cliEntry,
+  fingerprintContext,
   ineligibleFlags,
   keepForTranscript,
   noOpTranscript,
@@ -232,7 +233,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       return registryClient;
     };
     const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
-    const memo = memoPlan(ctx, {
+    const memo = memoPlan(ctx, contextDir, {
       fromStdin: pathArg === '-' || fileArg === '-',
       noCache: optBool(args, 'no-cache'),
       pull: optBool(args, 'pull'),
@@ -288,7 +289,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.stdout.write(stdout);
     ctx.stderr.write(summary);
     if (memo) {
-      const reason = leaveMemo(memo, store, result, {
+      const reason = await leaveMemo(memo, store, result, {
         contextDir,
         startedMs,
         dockerfile: dockerfilePath === undefined ? undefined : { path: dockerfilePath, text: dockerfileText },
@@ -323,6 +324,7 @@ interface MemoPlan {
   code: string[];
   journal: ReadJournal;
   events: ProgressEvent[];
+  tree: ReturnType<typeof fingerprintContext>;
 }
 
 /**
@@ -330,7 +332,7 @@ interface MemoPlan {
  * did not. A memo only ever saves time: failing to write one (a full disk, a folder of another
  * user's) is a reason not to have one, never an error of the build's.
  */
-function leaveMemo(
+async function leaveMemo(
   memo: MemoPlan,
   store: Awaited<ReturnType<typeof openCliStore>>,
   result: Awaited<ReturnType<typeof buildInStore>>,
@@ -343,7 +345,8 @@ function leaveMemo(
     stderr: string;
     quiet: boolean;
   },
-): string | undefined {
+): Promise<string | undefined> {
+  const tree = await memo.tree;
   if (result.externalInputs.length > 0) return `it downloaded ${result.externalInputs.join(', ')}`;
   try {
     const { image } = result;
@@ -352,6 +355,7 @@ function leaveMemo(
       dir: memo.dir,
       key: memo.key,
       contextDir: o.contextDir,
+      tree,
       startedMs: o.startedMs,
       journal: memo.journal,
       files: o.dockerfile ? [o.dockerfile] : [],
@@ -373,7 +377,11 @@ function leaveMemo(
 }
 
 /** Whether this build may leave a memo for the `strata` front program, and its key. */
-function memoPlan(ctx: CommandContext, flags: Parameters<typeof ineligibleFlags>[0]): MemoPlan | undefined {
+function memoPlan(
+  ctx: CommandContext,
+  contextDir: string,
+  flags: Parameters<typeof ineligibleFlags>[0],
+): MemoPlan | undefined {
   const dir = buildMemoDir(ctx.env);
   if (dir === undefined || ctx.argv?.[0] !== 'build' || typeof process.geteuid !== 'function')
     return undefined;
@@ -389,6 +397,8 @@ function memoPlan(ctx: CommandContext, flags: Parameters<typeof ineligibleFlags>
     code: [entry, join(dirname(entry), 'strata-bundle.cjs')],
     journal: new ReadJournal(),
     events: [],
+    // Walked on a worker while the build runs (see fingerprintContext).
+    tree: fingerprintContext(contextDir),
   };
 }
 

@@ -23,7 +23,7 @@ import {
   MEMO_LINE,
   noOpTranscript,
 } from '../../../src/cli/build-memo.js';
-import { sysAvailable, treeFingerprint } from '../../../src/sys/native.js';
+import { sysAvailable, treeFingerprint, treeFingerprintAsync } from '../../../src/sys/native.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
 
 describe('build memo key', () => {
@@ -135,6 +135,11 @@ describe('context fingerprint (native)', () => {
       assert.match(first ?? '', /^[0-9a-f]{64}$/);
       assert.equal(treeFingerprint(root, 1000)?.entries, 5, 'the root and its 4 entries');
       assert.equal(fp(), first, 'stable when nothing changed');
+      assert.deepEqual(
+        await treeFingerprintAsync(root, 1000),
+        treeFingerprint(root, 1000),
+        'the worker walk agrees',
+      );
       const changes: Array<[string, () => void]> = [
         [
           'content, same size, mtime put back',
@@ -163,6 +168,10 @@ describe('context fingerprint (native)', () => {
         seen.add(now);
       }
       assert.throws(() => treeFingerprint(root, 2), { code: 'E2BIG' });
+      await assert.rejects(treeFingerprintAsync(root, 2) as Promise<unknown>, { code: 'E2BIG' });
+      await assert.rejects(treeFingerprintAsync(join(root, 'nope'), 10) as Promise<unknown>, {
+        code: 'ENOENT',
+      });
     } finally {
       await dir.cleanup();
     }
