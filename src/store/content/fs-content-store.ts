@@ -167,31 +167,11 @@ async function writeBatched(
     if (direct === true) io.setDirect(fh.fd, false);
     direct = false;
   };
-  const writeFull = async () => {
-    const stage = stages[current] as Buffer;
-    const at = position;
-    position += DIRECT_CHUNK;
-    await inFlight; // the other buffer is written: it may be filled next
-    if (direct === undefined) {
-      try {
-        io.setDirect(fh.fd, true);
-        direct = true;
-      } catch {
-        direct = false;
-      }
-    }
-    inFlight = writeAll(fh, stage, at).catch((err: unknown) => {
-      // A filesystem can take the flag and still refuse the write: the page cache then.
-      if (direct !== true || errno(err) !== 'EINVAL') throw err;
-      buffered();
-      return writeAll(fh, stage, at);
-    });
-    inFlight.catch(() => {});
-    current ^= 1;
-    used = 0;
-  };
-  /** A tar block that is aligned memory (block-pool.ts) is written as it is: no copy. */
-  const writeBlock = async (chunk: Uint8Array) => {
+  /**
+   * Writes `chunk` at the next position, with O_DIRECT when it works, after the write before
+   * it (one in flight: the caller may fill another buffer meanwhile). `then` runs once written.
+   */
+  const writeNext = async (chunk: Uint8Array, then?: () => void) => {
     const at = position;
     position += chunk.byteLength;
     await inFlight;
@@ -203,15 +183,23 @@ async function writeBatched(
         direct = false;
       }
     }
-    inFlight = writeAll(fh, chunk, at)
-      .catch((err: unknown) => {
-        if (direct !== true || errno(err) !== 'EINVAL') throw err;
-        buffered();
-        return writeAll(fh, chunk, at);
-      })
-      .finally(() => releaseBlock(chunk));
+    const written = writeAll(fh, chunk, at).catch((err: unknown) => {
+      // A filesystem can take the flag and still refuse the write: the page cache then.
+      if (direct !== true || errno(err) !== 'EINVAL') throw err;
+      buffered();
+      return writeAll(fh, chunk, at);
+    });
+    inFlight = then === undefined ? written : written.finally(then);
     inFlight.catch(() => {});
   };
+  const writeFull = async () => {
+    // The other buffer is written (writeNext waits for it): it may be filled next.
+    await writeNext(stages[current] as Buffer);
+    current ^= 1;
+    used = 0;
+  };
+  /** A tar block that is aligned memory (block-pool.ts) is written as it is: no copy. */
+  const writeBlock = (chunk: Uint8Array) => writeNext(chunk, () => releaseBlock(chunk));
   try {
     for await (const chunk of chunks) {
       if (
