@@ -12,6 +12,7 @@ export { type MountInfo, mountsUnder, parseMountInfo, readMountInfo } from './mo
 export {
   type DirectIo,
   directIo,
+  fileReader,
   isErrno,
   lgetxattr,
   llistxattr,

@@ -37,6 +37,7 @@ interface Addon {
   /** Absent from an addon built before they were added. */
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
+  readFileInto?(path: string, buffer: Uint8Array, offset: number, size: number): number;
   treeFingerprint?(path: string, maxEntries: number): TreeFingerprint;
   treeFingerprintAsync?(
     path: string,
@@ -188,6 +189,23 @@ export function treeFingerprint(path: string, maxEntries: number): TreeFingerpri
   const state = load();
   if (!('addon' in state) || typeof state.addon.treeFingerprint !== 'function') return undefined;
   return state.addon.treeFingerprint(path, maxEntries);
+}
+
+/**
+ * Reads a whole small file into buffer[offset, offset + size) in one native call (open, read,
+ * a probe read past size, close): the bytes read, size + 1 when the file is longer. Undefined
+ * without the addon (or an older one). Throws fs-like errors.
+ */
+export function fileReader():
+  | ((path: string, buffer: Uint8Array, offset: number, size: number) => number)
+  | undefined {
+  const state = load();
+  if (!('addon' in state)) return undefined;
+  const { addon } = state;
+  const read = addon.readFileInto;
+  return typeof read === 'function'
+    ? (path, buffer, offset, size) => read.call(addon, path, buffer, offset, size)
+    : undefined;
 }
 
 /** treeFingerprint() on a libuv worker; undefined without the addon (or an older one). */
