@@ -153,6 +153,8 @@ export interface ChecksumOptions {
   memo?: StatMemo;
   /** Files hashed at once; large reads keep the disk busy without a thread per file. */
   concurrency?: number;
+  /** Told the files about to be hashed, to have them read in ahead (sys: prefetchFiles). */
+  prefetch?: (paths: string[]) => void;
   signal?: AbortSignal;
 }
 
@@ -213,6 +215,7 @@ async function hashFiles(
       todo.push(f);
     }
   }
+  if (todo.length > 0) options.prefetch?.(todo.map((f) => f.abs));
   let next = 0;
   const worker = async () => {
     // One read buffer per worker, reused for every file (hash.update copies what it is given).

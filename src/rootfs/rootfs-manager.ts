@@ -16,7 +16,7 @@ import type { Descriptor } from '../oci/types.js';
 import { withMounted } from '../snapshot/mount.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import type { BlobProvider } from '../store/content/content-store.js';
-import { lsetxattr, mknod, S_IF } from '../sys/index.js';
+import { lsetxattr, mknod, prefetchFiles, S_IF } from '../sys/index.js';
 import { changesToTar } from './layer-tar.js';
 
 /** One layer of a chain: where its blob is, and what it unpacks to. */
@@ -206,6 +206,14 @@ export class RootfsManager {
     signal?: AbortSignal,
   ): Promise<LayerRef> {
     const changes = await this.options.snapshotter.changes(key, { xattrs: true });
+    // The tar reads every changed file: have the kernel read them in meanwhile, many at once.
+    // COPY's files were often written seconds or builds ago, and this machine's page cache
+    // does not keep what was not touched for a few seconds (bigctx edit: 1.3-1.4 s cold, 0.7 hot).
+    prefetchFiles(
+      changes.flatMap((c) =>
+        c.kind === 'changed' && c.type === 'file' && c.stat.size > 0 ? [c.source] : [],
+      ),
+    )?.catch(() => {});
     const tar = changesToTar(changes, {
       ...(this.options.sourceDateEpoch === undefined
         ? {}

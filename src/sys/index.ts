@@ -23,6 +23,7 @@ export {
   mount,
   type NativeSha256,
   nativeSha256,
+  prefetchFiles,
   sysAddonPath,
   sysAvailable,
   sysConstants,

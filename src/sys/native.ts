@@ -38,6 +38,7 @@ interface Addon {
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
   readFileInto?(path: string, buffer: Uint8Array, offset: number, size: number): number;
+  prefetchFiles?(paths: string[], callback: () => void): void;
   treeFingerprint?(path: string, maxEntries: number): TreeFingerprint;
   treeFingerprintAsync?(
     path: string,
@@ -206,6 +207,21 @@ export function fileReader():
   return typeof read === 'function'
     ? (path, buffer, offset, size) => read.call(addon, path, buffer, offset, size)
     : undefined;
+}
+
+/**
+ * Asks the kernel, from a libuv worker, to bring these files into the page cache (queued reads,
+ * not waited for); resolves once every request is made. Best effort: unreadable paths are
+ * skipped. Undefined without the addon (or an older one). Regular files only: opening a device
+ * can have effects.
+ */
+export function prefetchFiles(paths: string[]): Promise<void> | undefined {
+  const state = load();
+  if (!('addon' in state)) return undefined;
+  const { addon } = state;
+  const prefetch = addon.prefetchFiles;
+  if (typeof prefetch !== 'function') return undefined;
+  return new Promise((resolve) => prefetch.call(addon, paths, resolve));
 }
 
 /** treeFingerprint() on a libuv worker; undefined without the addon (or an older one). */

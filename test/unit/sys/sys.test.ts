@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { BuilderError } from '../../../src/errors.js';
 import {
   compactOverlayData,
+  fileReader,
   lgetxattr,
   MNT,
   MS,
   mountsUnder,
   parseMountInfo,
   parseMountOptions,
+  prefetchFiles,
   S_IF,
   sysAvailable,
   sysConstants,
@@ -122,4 +127,26 @@ test('addon errors look like Node fs errors; argument errors are TypeErrors', (t
   assert.throws(() => lgetxattr(42 as unknown as string, 'user.x'), TypeError);
   assert.throws(() => lgetxattr('/tmp\0x', 'user.x'), /NUL/);
   assert.equal(lgetxattr('/', 'user.strata-absent'), null);
+});
+
+test('prefetchFiles and readFileInto: best-effort read-ahead; one-call whole-file reads that see growth', async (t) => {
+  if (skipIf(t, sysAvailable() ? undefined : `native addon unavailable: ${sysUnavailableReason()}`)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'strata-sys-'));
+  try {
+    const file = join(dir, 'f');
+    writeFileSync(file, 'hello');
+    // Missing paths and directories are skipped, not errors; it resolves once the requests are made.
+    await prefetchFiles([file, join(dir, 'missing'), dir]);
+    await assert.rejects(prefetchFiles('nope' as never) as Promise<void>, TypeError);
+    const read = fileReader() as NonNullable<ReturnType<typeof fileReader>>;
+    const buf = Buffer.alloc(16, 0x2e);
+    assert.equal(read(file, buf, 3, 5), 5);
+    assert.equal(buf.toString('latin1'), '...hello........');
+    assert.equal(read(file, buf, 0, 4), 5, 'a file longer than the size given reads as size + 1');
+    assert.equal(read(file, buf, 0, 8), 5, 'a shorter one reads as what it has');
+    assert.throws(() => read(file, buf, 10, 8), TypeError, 'the range must lie in the buffer');
+    assert.throws(() => read(join(dir, 'missing'), buf, 0, 1), { code: 'ENOENT', syscall: 'open' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
