@@ -251,14 +251,25 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
         goto out;
       }
     } else if (strcmp(tag, "tree") == 0) {
+      /* "directory\0digest", then "\0name" for each pruned top-level directory. */
       struct tree_fingerprint fp;
-      if (nul == NULL || (size_t)(payload + len - (nul + 1)) != 64) goto out;
-      if (tree_fingerprint(payload, UINT64_MAX, &fp) != 0) {
+      const char *digest = nul + 1, *end_payload = payload + len;
+      if (nul == NULL || end_payload - digest < 64 || (end_payload - digest > 64 && digest[64] != '\0')) goto out;
+      const char *pruned[256];
+      char names[PATH_MAX];
+      size_t n_pruned = 0, names_len = (size_t)(end_payload - digest) - 64;
+      if (names_len > 0) {
+        if (names_len >= sizeof(names)) goto out;
+        memcpy(names, digest + 65, names_len - 1);
+        names[names_len - 1] = '\0';
+        for (char *q = names; q < names + names_len - 1 && n_pruned < 256; q += strlen(q) + 1) pruned[n_pruned++] = q;
+      }
+      if (tree_fingerprint(payload, pruned, n_pruned, UINT64_MAX, &fp) != 0) {
         explain("the context cannot be read", payload);
         goto out;
       }
       sha256_hex(fp.digest, hex);
-      if (memcmp(hex, nul + 1, 64) != 0) {
+      if (memcmp(hex, digest, 64) != 0) {
         explain("the context changed", payload);
         goto out;
       }

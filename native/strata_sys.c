@@ -196,6 +196,39 @@ static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_va
   return true;
 }
 
+/* An array of strings (undefined: none), copied out; free with free_strings(). */
+static bool get_strings(napi_env env, napi_value value, const char *what, char ***out, size_t *count) {
+  napi_valuetype type;
+  bool is_array = false;
+  uint32_t n = 0;
+  *out = NULL;
+  *count = 0;
+  if (napi_typeof(env, value, &type) != napi_ok) return false;
+  if (type == napi_undefined) return true;
+  if (napi_is_array(env, value, &is_array) != napi_ok || !is_array || napi_get_array_length(env, value, &n) != napi_ok) {
+    char message[96];
+    snprintf(message, sizeof(message), "%s must be an array of strings", what);
+    throw_type(env, message);
+    return false;
+  }
+  *out = calloc(n ? n : 1, sizeof(**out));
+  if (*out == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return false;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    if (napi_get_element(env, value, i, &item) != napi_ok || !get_string(env, item, what, false, &(*out)[i])) return false;
+    *count = i + 1;
+  }
+  return true;
+}
+
+static void free_strings(char **strings, size_t count) {
+  for (size_t i = 0; i < count; i++) free(strings[i]);
+  free(strings);
+}
+
 static napi_value undefined_value(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
@@ -674,22 +707,23 @@ fail:
 
 /* ---- treeFingerprint(path) ------------------------------------------------------------ */
 
-/* treeFingerprint(path, maxEntries) → { digest: hex, entries: number, newestNs: bigint }; see
+/* treeFingerprint(path, maxEntries, pruned?) → { digest: hex, entries: number, newestNs: bigint }; see
  * tree_fingerprint.h. The `strata` front program computes the same function to decide whether a
  * build can be skipped. */
 static napi_value js_tree_fingerprint(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  char *path = NULL;
+  napi_value argv[3];
+  char *path = NULL, **pruned = NULL;
+  size_t n_pruned = 0;
   napi_value result = NULL;
   double max_entries = 0;
-  if (!get_args(env, info, 2, argv)) goto fail;
-  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
+  if (!get_args(env, info, 3, argv)) goto fail;
+  if (!get_string(env, argv[0], "path", false, &path) || !get_strings(env, argv[2], "pruned", &pruned, &n_pruned)) goto fail;
   if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
     throw_type(env, "maxEntries must be a number");
     goto fail;
   }
   struct tree_fingerprint fp;
-  int err = tree_fingerprint(path, (uint64_t)max_entries, &fp);
+  int err = tree_fingerprint(path, (const char *const *)pruned, n_pruned, (uint64_t)max_entries, &fp);
   if (err != 0) {
     throw_errno(env, err, "treeFingerprint", path);
     goto fail;
@@ -707,6 +741,7 @@ static napi_value js_tree_fingerprint(napi_env env, napi_callback_info info) {
   result = object;
 fail:
   free(path);
+  free_strings(pruned, n_pruned);
   return result;
 }
 
@@ -845,12 +880,14 @@ fail:
   return NULL;
 }
 
-/* treeFingerprintAsync(path, maxEntries, callback(err, fingerprint)): the same walk on a libuv
+/* treeFingerprintAsync(path, maxEntries, pruned, callback(err, fingerprint)): the same walk on a libuv
  * worker, so a build can take its context's fingerprint while it does other work. */
 struct fingerprint_job {
   napi_async_work work;
   napi_ref callback_ref;
   char *path;
+  char **pruned;
+  size_t n_pruned;
   uint64_t max_entries;
   struct tree_fingerprint fp;
   int err;
@@ -858,7 +895,7 @@ struct fingerprint_job {
 
 static void fingerprint_job_execute(napi_env env, void *hint) {
   struct fingerprint_job *job = hint;
-  job->err = tree_fingerprint(job->path, job->max_entries, &job->fp);
+  job->err = tree_fingerprint(job->path, (const char *const *)job->pruned, job->n_pruned, job->max_entries, &job->fp);
 }
 
 static void fingerprint_job_complete(napi_env env, napi_status status, void *hint) {
@@ -891,11 +928,12 @@ static void fingerprint_job_complete(napi_env env, napi_status status, void *hin
   napi_delete_reference(env, job->callback_ref);
   napi_delete_async_work(env, job->work);
   free(job->path);
+  free_strings(job->pruned, job->n_pruned);
   free(job);
 }
 
 static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   napi_valuetype type;
   double max_entries = 0;
   struct fingerprint_job *job = calloc(1, sizeof(*job));
@@ -903,23 +941,26 @@ static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info inf
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], "path", false, &job->path)) goto fail;
+  if (!get_args(env, info, 4, argv) || !get_string(env, argv[0], "path", false, &job->path) ||
+      !get_strings(env, argv[2], "pruned", &job->pruned, &job->n_pruned))
+    goto fail;
   if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
     throw_type(env, "maxEntries must be a number");
     goto fail;
   }
   job->max_entries = (uint64_t)max_entries;
-  if (napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function) {
+  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
     throw_type(env, "callback must be a function");
     goto fail;
   }
-  CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->callback_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->callback_ref));
   if (!queue_job(env, "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work)) goto fail;
   return undefined_value(env);
 fail:
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
   free(job->path);
+  free_strings(job->pruned, job->n_pruned);
   free(job);
   return NULL;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,8 @@
 struct walk {
   struct sha256 hash;
   uint64_t max_entries;
+  const char *const *pruned;
+  size_t n_pruned;
   struct tree_fingerprint *out;
   char path[PATH_MAX];
 };
@@ -40,6 +43,22 @@ static void add_entry(struct walk *w, size_t path_len, const struct stat *st) {
   int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
   if (m > w->out->newest_ns) w->out->newest_ns = m;
   if (c > w->out->newest_ns) w->out->newest_ns = c;
+  w->out->entries++;
+}
+
+static bool is_pruned(const struct walk *w, const char *name) {
+  for (size_t i = 0; i < w->n_pruned; i++)
+    if (strcmp(w->pruned[i], name) == 0) return true;
+  return false;
+}
+
+/* A pruned directory: its path and type only (its times change with what is inside). */
+static void add_pruned(struct walk *w, size_t path_len) {
+  uint8_t type[8];
+  put_u64(type, S_IFDIR);
+  sha256_update(&w->hash, w->path, path_len + 1);
+  sha256_update(&w->hash, "pruned", 6);
+  sha256_update(&w->hash, type, sizeof(type));
   w->out->entries++;
 }
 
@@ -93,6 +112,11 @@ static int walk_dir(struct walk *w, int fd, size_t len) {
       err = errno;
       break;
     }
+    if (len == 0 && S_ISDIR(st.st_mode) && is_pruned(w, names[i])) {
+      add_pruned(w, child_len);
+      w->path[0] = '\0';
+      continue;
+    }
     add_entry(w, child_len, &st);
     if (w->out->entries > w->max_entries) {
       err = E2BIG;
@@ -115,12 +139,15 @@ done:
   return err;
 }
 
-int tree_fingerprint(const char *root, uint64_t max_entries, struct tree_fingerprint *out) {
+int tree_fingerprint(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
+                     struct tree_fingerprint *out) {
   struct walk *w = malloc(sizeof(*w));
   if (w == NULL) return ENOMEM;
   memset(out, 0, sizeof(*out));
   w->out = out;
   w->max_entries = max_entries;
+  w->pruned = pruned;
+  w->n_pruned = n_pruned;
   w->path[0] = '\0';
   sha256_init(&w->hash);
   int err = 0;

@@ -6,6 +6,7 @@
 #ifndef STRATA_TREE_FINGERPRINT_H
 #define STRATA_TREE_FINGERPRINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct tree_fingerprint {
@@ -17,7 +18,11 @@ struct tree_fingerprint {
 };
 
 /* 0, or an errno value: the tree could not be read completely, or E2BIG when it has more
- * than `max_entries` entries (a memo is not worth walking that much at every build). */
-int tree_fingerprint(const char *root, uint64_t max_entries, struct tree_fingerprint *out);
+ * than `max_entries` entries (a memo is not worth walking that much at every build).
+ * `pruned` (`n_pruned` names, may be NULL): directories directly under the root whose contents
+ * do not count (what .dockerignore excludes whole, such as .git): such a directory counts by
+ * its name and type only, nothing below it is read. */
+int tree_fingerprint(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
+                     struct tree_fingerprint *out);
 
 #endif

@@ -7,7 +7,8 @@
 // What a build's result depends on, and how the record pins it:
 //   the invocation      cwd, the arguments, the environment Strata reads, the uid, the CLI
 //                       files themselves (size, mtime, inode): the record's key and `stat`s
-//   the context         the whole directory tree, ignored files included: its fingerprint
+//   the context         the whole directory tree, ignored files included except in top-level
+//                       directories .dockerignore excludes whole (.git): its fingerprint
 //                       (native/tree_fingerprint.h: every entry's path, type, mode, owner,
 //                       size, mtime, ctime, inode), and the Dockerfile and .dockerignore files
 //                       by content, wherever they are
@@ -24,7 +25,7 @@
 //
 // Format: the line "strata-build-memo 1", then records `<tag> <length>\n<payload>\n` in any
 // order, `end` last: key, stat (path\0size\0mtime ns\0inode), file (path\0content), absent
-// (path), blob (path), tree (directory\0digest), stdout, stderr.
+// (path), blob (path), tree (directory\0digest, then \0name per pruned directory), stdout, stderr.
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -42,9 +43,12 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProgressEvent } from '../build/progress.js';
+import { ContextFilter } from '../context/context-filter.js';
+import { loadIgnorePatterns } from '../context/dockerignore.js';
 import type { ReadJournal } from '../store/meta/read-journal.js';
 import { type TreeFingerprint, treeFingerprintAsync } from '../sys/native.js';
 import { createProgressRenderer } from './render/progress.js';
@@ -194,18 +198,53 @@ export function keepForTranscript(e: ProgressEvent): boolean {
   return e.log === undefined || e.log.stream === 'status';
 }
 
+/** The context's fingerprint and the top-level directories it leaves out. */
+export interface ContextFingerprint {
+  tree: TreeFingerprint;
+  pruned: string[];
+}
+
+/** At most this many pruned directories (the front program reads up to 256). */
+const MAX_PRUNED = 64;
+
+/**
+ * Top-level directories of the context that .dockerignore excludes whole (no exception could
+ * bring back anything inside): what happens in them (a `git` command in .git, node_modules)
+ * cannot change the build, so the fingerprint does not look inside. Deeper ones are not
+ * pruned: the fingerprint is only ever stricter than the build.
+ */
+export async function excludedTopDirectories(contextDir: string, dockerfilePath?: string): Promise<string[]> {
+  const { patterns } = await loadIgnorePatterns(contextDir, dockerfilePath);
+  if (patterns.length === 0) return [];
+  const filter = new ContextFilter({ exclude: patterns });
+  const out: string[] = [];
+  for (const e of await readdir(contextDir, { withFileTypes: true })) {
+    if (e.isDirectory() && !filter.allows(e.name) && !filter.exceptionCouldMatchInside(e.name))
+      out.push(e.name);
+  }
+  out.sort();
+  return out.length <= MAX_PRUNED && out.join('\0').length < 3000 ? out : [];
+}
+
 /**
  * Starts taking the context's fingerprint on a worker, at any moment after the build's start:
  * a change after that start is either seen (a change newer than the start: no record) or not
  * (the recorded state is then older than the tree's, and never matches it again).
  */
-export function fingerprintContext(contextDir: string): Promise<TreeFingerprint | string> {
-  const started = treeFingerprintAsync(contextDir, MAX_CONTEXT_ENTRIES);
-  if (started === undefined) return Promise.resolve('the native addon is not built');
-  return started.catch((err: NodeJS.ErrnoException) =>
-    err.code === 'E2BIG'
-      ? `the context has more than ${MAX_CONTEXT_ENTRIES} entries, ignored ones included`
-      : `the context cannot be walked: ${err.message}`,
+export async function fingerprintContext(
+  contextDir: string,
+  dockerfilePath?: string,
+): Promise<ContextFingerprint | string> {
+  // A .dockerignore that does not parse fails the build anyway; then nothing is pruned.
+  const pruned = await excludedTopDirectories(contextDir, dockerfilePath).catch(() => []);
+  const started = treeFingerprintAsync(contextDir, MAX_CONTEXT_ENTRIES, pruned);
+  if (started === undefined) return 'the native addon is not built';
+  return started.then(
+    (tree) => ({ tree, pruned }),
+    (err: NodeJS.ErrnoException) =>
+      err.code === 'E2BIG'
+        ? `the context has more than ${MAX_CONTEXT_ENTRIES} entries, ignored ones included`
+        : `the context cannot be walked: ${err.message}`,
   );
 }
 
@@ -214,7 +253,7 @@ export interface BuildMemoInput {
   key: Buffer;
   contextDir: string;
   /** fingerprintContext(contextDir), started after startedMs; a string says why there is none. */
-  tree: TreeFingerprint | string;
+  context: ContextFingerprint | string;
   /** Date.now() before the build read anything. */
   startedMs: number;
   journal: ReadJournal;
@@ -260,8 +299,8 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
     return why;
   };
   if (m.journal.unreplayable) return skip(m.journal.unreplayable);
-  const { tree } = m;
-  if (typeof tree === 'string') return skip(tree);
+  if (typeof m.context === 'string') return skip(m.context);
+  const { tree, pruned } = m.context;
   const margin = racyMarginMs(m.contextDir);
   if (tree.newestNs >= BigInt(Math.floor(m.startedMs - margin)) * 1_000_000n)
     return skip('a context file changed just before or during the build');
@@ -298,7 +337,7 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   }
   for (const path of new Set([...m.journal.read.keys(), ...m.journal.written])) pin(path, readIfExists(path));
   for (const path of m.blobs) out.push(record('blob', path));
-  out.push(record('tree', `${m.contextDir}\0${tree.digest}`));
+  out.push(record('tree', [m.contextDir, tree.digest, ...pruned].join('\0')));
   out.push(record('stdout', m.stdout), record('stderr', m.stderr), record('end', ''));
 
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });

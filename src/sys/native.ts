@@ -39,10 +39,11 @@ interface Addon {
   setDirect?(fd: number, on: boolean): void;
   readFileInto?(path: string, buffer: Uint8Array, offset: number, size: number): number;
   prefetchFiles?(paths: string[], callback: () => void): void;
-  treeFingerprint?(path: string, maxEntries: number): TreeFingerprint;
+  treeFingerprint?(path: string, maxEntries: number, pruned?: string[]): TreeFingerprint;
   treeFingerprintAsync?(
     path: string,
     maxEntries: number,
+    pruned: string[] | undefined,
     callback: (err: Error | null, fp?: TreeFingerprint) => void,
   ): void;
   /** Present when the Node binary exports OpenSSL's SHA-256. */
@@ -185,11 +186,16 @@ export interface TreeFingerprint {
 }
 
 /** Undefined without the addon (or with one built before it existed); throws fs-like errors,
- * E2BIG past `maxEntries` entries. */
-export function treeFingerprint(path: string, maxEntries: number): TreeFingerprint | undefined {
+ * E2BIG past `maxEntries` entries. `pruned`: directories directly under `path` that count by
+ * name and type only (nothing inside them is read). */
+export function treeFingerprint(
+  path: string,
+  maxEntries: number,
+  pruned?: string[],
+): TreeFingerprint | undefined {
   const state = load();
   if (!('addon' in state) || typeof state.addon.treeFingerprint !== 'function') return undefined;
-  return state.addon.treeFingerprint(path, maxEntries);
+  return state.addon.treeFingerprint(path, maxEntries, pruned);
 }
 
 /**
@@ -225,14 +231,20 @@ export function prefetchFiles(paths: string[]): Promise<void> | undefined {
 }
 
 /** treeFingerprint() on a libuv worker; undefined without the addon (or an older one). */
-export function treeFingerprintAsync(path: string, maxEntries: number): Promise<TreeFingerprint> | undefined {
+export function treeFingerprintAsync(
+  path: string,
+  maxEntries: number,
+  pruned?: string[],
+): Promise<TreeFingerprint> | undefined {
   const state = load();
   if (!('addon' in state)) return undefined;
   const { addon } = state;
   if (typeof addon.treeFingerprintAsync !== 'function') return undefined;
   const start = addon.treeFingerprintAsync;
   return new Promise((resolve, reject) =>
-    start.call(addon, path, maxEntries, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
+    start.call(addon, path, maxEntries, pruned, (err, fp) =>
+      err ? reject(err) : resolve(fp as TreeFingerprint),
+    ),
   );
 }
 

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -197,6 +198,28 @@ describe('the strata front program and the build memo', { concurrency: false }, 
       assert.deepEqual(answer(build()), { code: 0, stdout: `${after}\n`, stderr: '' });
     });
   }
+
+  test('a top-level directory .dockerignore excludes whole (.git) is not looked into; others are', (t) => {
+    if (skipIf(t, reason)) return;
+    mkdirSync(join(ctx, '.git'));
+    mkdirSync(join(ctx, 'logs'));
+    writeFileSync(join(ctx, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(ctx, 'logs', 'a.log'), 'one\n');
+    writeFileSync(join(ctx, '.dockerignore'), '.git\nlogs\n!logs/keep\n');
+    settle();
+    const id = built(build());
+    assert.equal(answer(build()).code, 0);
+    writeFileSync(join(ctx, '.git', 'HEAD'), 'ref: refs/heads/other\n');
+    writeFileSync(join(ctx, '.git', 'index'), 'as git status leaves it\n');
+    assert.deepEqual(answer(build()), { code: 0, stdout: `${id}\n`, stderr: '' }, 'a change in .git');
+    // logs/ is excluded but an exception could reach into it: it is looked into.
+    writeFileSync(join(ctx, 'logs', 'a.log'), 'two\n');
+    assert.notEqual(answer(build()).code, 0, 'answered after a change in logs/');
+    assert.equal(built(build()), id);
+    rmSync(join(ctx, '.git'), { recursive: true });
+    rmSync(join(ctx, 'logs'), { recursive: true });
+    rmSync(join(ctx, '.dockerignore'));
+  });
 
   test('other arguments are another invocation: their own memo', (t) => {
     if (skipIf(t, reason)) return;

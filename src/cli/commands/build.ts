@@ -233,7 +233,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       return registryClient;
     };
     const renderer = createProgressRenderer(progressMode, ctx.stderr as never);
-    const memo = memoPlan(ctx, contextDir, {
+    const memo = memoPlan(ctx, contextDir, dockerfilePath, {
       fromStdin: pathArg === '-' || fileArg === '-',
       noCache: optBool(args, 'no-cache'),
       pull: optBool(args, 'pull'),
@@ -346,7 +346,7 @@ async function leaveMemo(
     quiet: boolean;
   },
 ): Promise<string | undefined> {
-  const tree = await memo.tree;
+  const context = await memo.tree;
   if (result.externalInputs.length > 0) return `it downloaded ${result.externalInputs.join(', ')}`;
   try {
     const { image } = result;
@@ -355,7 +355,7 @@ async function leaveMemo(
       dir: memo.dir,
       key: memo.key,
       contextDir: o.contextDir,
-      tree,
+      context,
       startedMs: o.startedMs,
       journal: memo.journal,
       files: o.dockerfile ? [o.dockerfile] : [],
@@ -380,6 +380,7 @@ async function leaveMemo(
 function memoPlan(
   ctx: CommandContext,
   contextDir: string,
+  dockerfilePath: string | undefined,
   flags: Parameters<typeof ineligibleFlags>[0],
 ): MemoPlan | undefined {
   const dir = buildMemoDir(ctx.env);
@@ -398,7 +399,7 @@ function memoPlan(
     journal: new ReadJournal(),
     events: [],
     // Walked on a worker while the build runs (see fingerprintContext).
-    tree: fingerprintContext(contextDir),
+    tree: fingerprintContext(contextDir, dockerfilePath),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   chmodSync,
   mkdirSync,
   renameSync,
+  rmSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
@@ -18,6 +19,7 @@ import type { ProgressEvent } from '../../../src/build/progress.js';
 import {
   buildMemoDir,
   buildMemoKey,
+  excludedTopDirectories,
   ineligibleFlags,
   keepForTranscript,
   MEMO_LINE,
@@ -167,11 +169,53 @@ describe('context fingerprint (native)', () => {
         assert.ok(!seen.has(now), `unchanged after: ${what}`);
         seen.add(now);
       }
+      // A pruned top-level directory counts by name and type: what happens inside does not.
+      mkdirSync(join(root, '.git'));
+      writeFileSync(join(root, '.git', 'HEAD'), 'ref: a');
+      const pruned = treeFingerprint(root, 1000, ['.git'])?.digest;
+      writeFileSync(join(root, '.git', 'HEAD'), 'ref: b');
+      writeFileSync(join(root, '.git', 'index'), 'new');
+      assert.equal(
+        treeFingerprint(root, 1000, ['.git'])?.digest,
+        pruned,
+        'changed by what is inside a pruned directory',
+      );
+      assert.notEqual(treeFingerprint(root, 1000)?.digest, pruned, 'the same digest with nothing pruned');
+      assert.equal((await treeFingerprintAsync(root, 1000, ['.git']))?.digest, pruned);
+      rmSync(join(root, '.git'), { recursive: true });
+      writeFileSync(join(root, '.git'), 'gitdir: elsewhere');
+      assert.notEqual(
+        treeFingerprint(root, 1000, ['.git'])?.digest,
+        pruned,
+        'a file where the directory was',
+      );
       assert.throws(() => treeFingerprint(root, 2), { code: 'E2BIG' });
       await assert.rejects(treeFingerprintAsync(root, 2) as Promise<unknown>, { code: 'E2BIG' });
       await assert.rejects(treeFingerprintAsync(join(root, 'nope'), 10) as Promise<unknown>, {
         code: 'ENOENT',
       });
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+describe('directories the fingerprint leaves out', () => {
+  it('are top-level directories .dockerignore excludes whole, not those an exception reaches into', async () => {
+    const dir = await makeTempDir('strata-prune-');
+    try {
+      for (const d of ['.git', 'node_modules', 'logs', 'src', 'build']) mkdirSync(join(dir.path, d));
+      writeFileSync(join(dir.path, 'notes'), '');
+      writeFileSync(
+        join(dir.path, '.dockerignore'),
+        '.git\nnode_modules\nlogs\n!logs/keep\nnotes\nbuild/*.o\n',
+      );
+      assert.deepEqual(await excludedTopDirectories(dir.path), ['.git', 'node_modules']);
+      // The .dockerignore beside a Dockerfile elsewhere is the one that counts.
+      writeFileSync(join(dir.path, 'Dockerfile.dev.dockerignore'), 'src\n');
+      assert.deepEqual(await excludedTopDirectories(dir.path, join(dir.path, 'Dockerfile.dev')), ['src']);
+      rmSync(join(dir.path, '.dockerignore'));
+      assert.deepEqual(await excludedTopDirectories(dir.path), []);
     } finally {
       await dir.cleanup();
     }
