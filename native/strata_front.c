@@ -46,7 +46,9 @@ static int cli_entry(char *out, size_t size) {
 int main(int argc, char **argv) {
   char entry[PATH_MAX];
   if (cli_entry(entry, sizeof(entry)) != 0) {
-    fprintf(stderr, "strata: cannot find the CLI next to this program (/proc/self/exe)\n");
+    fprintf(stderr,
+            "strata: cannot find this program's own path (/proc/self/exe), so not the CLI beside it\n"
+            "Run the CLI as `node <checkout>/dist/strata.cjs` instead.\n");
     return 127;
   }
   if (argc > 1 && strcmp(argv[1], "build") == 0) {
@@ -60,6 +62,9 @@ int main(int argc, char **argv) {
   args[1] = entry;
   for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
   execvp(args[0], args);
-  fprintf(stderr, "strata: cannot start %s: %s\n", args[0], strerror(errno));
+  fprintf(stderr,
+          "strata: cannot start %s: %s\n"
+          "Install Node.js 20 or later so that `node` is on PATH, or point STRATA_NODE at it.\n",
+          args[0], strerror(errno));
   return 127;
 }
