@@ -208,6 +208,9 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
   p += header + 1;
   const char *out_data = NULL, *err_data = NULL;
   size_t out_len = 0, err_len = 0;
+  /* Files to write once every check passed (--iidfile): at most a few. */
+  const char *writes[8];
+  size_t write_lens[8], n_writes = 0;
   bool keyed = false, ended = false;
   while (p < end && !ended) {
     /* "<tag> <length>\n<payload>\n" */
@@ -273,6 +276,10 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
         explain("the context changed", payload);
         goto out;
       }
+    } else if (strcmp(tag, "write") == 0) {
+      if (nul == NULL || n_writes == 8) goto out;
+      writes[n_writes] = payload;
+      write_lens[n_writes++] = len;
     } else if (strcmp(tag, "stdout") == 0) {
       out_data = payload;
       out_len = len;
@@ -286,6 +293,18 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
     }
   }
   if (!keyed || !ended) goto out;
+  for (size_t i = 0; i < n_writes; i++) {
+    /* "path\0content"; a file that cannot be written leaves the build to the CLI, which says why. */
+    const char *content = writes[i] + strlen(writes[i]) + 1;
+    size_t content_len = write_lens[i] - (size_t)(content - writes[i]);
+    int fd = open(writes[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    bool ok = fd >= 0 && write_all(fd, content, content_len);
+    if (fd >= 0 && close(fd) != 0) ok = false;
+    if (!ok) {
+      explain("cannot write", writes[i]);
+      goto out;
+    }
+  }
   answered = 1;
   if (out_data != NULL && !write_all(STDOUT_FILENO, out_data, out_len)) answered = -1;
   if (err_data != NULL && !write_all(STDERR_FILENO, err_data, err_len)) answered = -1;

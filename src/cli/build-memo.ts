@@ -21,11 +21,13 @@
 // when the tree's newest change is older than the build's start by more than the filesystem's
 // timestamp granularity, as git does with racily clean index entries.
 // Builds that depend on more (stdin, --no-cache, --pull, --push, outputs, secrets, a build arg
-// taken from the environment, ADD of a URL, a store listing) write no record.
+// taken from the environment, ADD of a URL, a store listing) write no record. --iidfile is
+// written again by an answer (a `write` record).
 //
 // Format: the line "strata-build-memo 1", then records `<tag> <length>\n<payload>\n` in any
 // order, `end` last: key, stat (path\0size\0mtime ns\0inode), file (path\0content), absent
-// (path), blob (path), tree (directory\0digest, then \0name per pruned directory), stdout, stderr.
+// (path), blob (path), tree (directory\0digest, then \0name per pruned directory), write
+// (path\0content: a file the answer writes, after every check), stdout, stderr.
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -132,7 +134,6 @@ export function ineligibleFlags(o: {
   pull: boolean;
   push: boolean;
   outputs: number;
-  iidfile: boolean;
   secrets: number;
   buildArgsFromEnv: boolean;
 }): string | undefined {
@@ -141,7 +142,6 @@ export function ineligibleFlags(o: {
   if (o.pull) return '--pull asks the registry';
   if (o.push) return '--push';
   if (o.outputs > 0) return '--output';
-  if (o.iidfile) return '--iidfile';
   if (o.secrets > 0) return '--secret';
   if (o.buildArgsFromEnv) return 'a --build-arg takes its value from the environment';
   return undefined;
@@ -266,6 +266,8 @@ export interface BuildMemoInput {
   blobs: readonly string[];
   /** The CLI's own files: another version of Strata might build differently. */
   code: readonly string[];
+  /** Files the build writes besides the store (--iidfile), written again by an answer. */
+  writes?: ReadonlyArray<{ path: string; content: string }>;
   stdout: string;
   stderr: string;
 }
@@ -338,6 +340,7 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   for (const path of new Set([...m.journal.read.keys(), ...m.journal.written])) pin(path, readIfExists(path));
   for (const path of m.blobs) out.push(record('blob', path));
   out.push(record('tree', [m.contextDir, tree.digest, ...pruned].join('\0')));
+  for (const w of m.writes ?? []) out.push(record('write', `${w.path}\0${w.content}`));
   out.push(record('stdout', m.stdout), record('stderr', m.stderr), record('end', ''));
 
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });

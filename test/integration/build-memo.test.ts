@@ -253,13 +253,30 @@ describe('the strata front program and the build memo', { concurrency: false }, 
       /build memo: none written: a context file changed just before or during the build/,
     );
     assert.notEqual(answer(build()).code, 0);
-    for (const flags of [['--no-cache'], ['--iidfile', join(tmp.path, 'iid')]]) {
+    for (const flags of [['--no-cache'], ['--output', `type=local,dest=${join(tmp.path, 'out')}`]]) {
       settle();
       const f = run(build(...flags), { STRATA_BUILD_MEMO: 'explain' });
       assert.equal(f.code, 0, f.stderr);
       assert.match(f.stderr, /build memo: none written: --/);
       assert.notEqual(answer(build(...flags)).code, 0, flags.join(' '));
     }
+  });
+
+  test('--iidfile: an answer writes the file again, as the build would', (t) => {
+    if (skipIf(t, reason)) return;
+    settle();
+    const iid = 'iid.txt'; // relative: to the working directory, as docker takes it
+    const id = built(build('--iidfile', iid));
+    const file = join(tmp.path, iid);
+    assert.equal(readFileSync(file, 'utf8'), id);
+    rmSync(file);
+    assert.deepEqual(answer(build('--iidfile', iid)), { code: 0, stdout: `${id}\n`, stderr: '' });
+    assert.equal(readFileSync(file, 'utf8'), id, 'the answer did not write the iidfile');
+    // Where it cannot be written, the CLI takes over and says why.
+    const blocked = ['build', '-q', '-t', 'memo:1', '--iidfile', join(tmp.path, 'no-dir', 'iid'), ctx];
+    settle();
+    assert.notEqual(run(blocked).code, 0);
+    assert.notEqual(answer(blocked).code, 0);
   });
 
   test('a memo in a folder others may write, or a damaged one, is not used; the build still works', (t) => {

@@ -239,7 +239,6 @@ export async function run(ctx: CommandContext): Promise<number> {
       pull: optBool(args, 'pull'),
       push: pushAfter,
       outputs: outputs.length,
-      iidfile: optString(args, 'iidfile') !== undefined,
       secrets: optList(args, 'secret').length,
       buildArgsFromEnv: optList(args, 'build-arg').some((a) => !a.includes('=')),
     });
@@ -296,6 +295,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         stdout,
         stderr: `${warnings}${summary}`,
         quiet,
+        writes: iidfile ? [{ path: resolve(ctx.cwd, iidfile), content: id }] : [],
       });
       if (reason !== undefined && ctx.env.STRATA_BUILD_MEMO === 'explain')
         ctx.stderr.write(`build memo: none written: ${reason}\n`);
@@ -344,6 +344,8 @@ async function leaveMemo(
     stdout: string;
     stderr: string;
     quiet: boolean;
+    /** Files it wrote besides the store (--iidfile). */
+    writes: Array<{ path: string; content: string }>;
   },
 ): Promise<string | undefined> {
   const context = await memo.tree;
@@ -368,6 +370,7 @@ async function leaveMemo(
         (d) => store.content.blobPath(d),
       ),
       code: memo.code,
+      writes: o.writes,
       stdout: o.stdout,
       stderr: `${transcript}${o.stderr}`,
     });

@@ -78,7 +78,6 @@ describe('build memo key', () => {
       pull: false,
       push: false,
       outputs: 0,
-      iidfile: false,
       secrets: 0,
       buildArgsFromEnv: false,
     };
