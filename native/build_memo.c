@@ -177,6 +177,36 @@ static bool write_all(int fd, const char *data, size_t len) {
   return true;
 }
 
+/* "directory\0digest", then "\0name" for each pruned top-level directory: the tree's
+ * fingerprint now equals the digest. */
+static bool same_tree(const char *payload, size_t len) {
+  const char *nul = memchr(payload, '\0', len);
+  if (nul == NULL) return false;
+  const char *digest = nul + 1, *end = payload + len;
+  if (end - digest < 64 || (end - digest > 64 && digest[64] != '\0')) return false;
+  const char *pruned[256];
+  char names[PATH_MAX];
+  size_t n_pruned = 0, names_len = (size_t)(end - digest) - 64;
+  if (names_len > 0) {
+    if (names_len >= sizeof(names)) return false;
+    memcpy(names, digest + 65, names_len - 1);
+    names[names_len - 1] = '\0';
+    for (char *q = names; q < names + names_len - 1 && n_pruned < 256; q += strlen(q) + 1) pruned[n_pruned++] = q;
+  }
+  struct tree_fingerprint fp;
+  if (tree_fingerprint(payload, pruned, n_pruned, UINT64_MAX, &fp) != 0) {
+    explain("the context cannot be read", payload);
+    return false;
+  }
+  char hex[65];
+  sha256_hex(fp.digest, hex);
+  if (memcmp(hex, digest, 64) != 0) {
+    explain("the context changed", payload);
+    return false;
+  }
+  return true;
+}
+
 int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
   char dir[PATH_MAX], path[PATH_MAX + 80];
   if (!memo_dir(dir, sizeof(dir))) return 0;
@@ -254,28 +284,7 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
         goto out;
       }
     } else if (strcmp(tag, "tree") == 0) {
-      /* "directory\0digest", then "\0name" for each pruned top-level directory. */
-      struct tree_fingerprint fp;
-      const char *digest = nul + 1, *end_payload = payload + len;
-      if (nul == NULL || end_payload - digest < 64 || (end_payload - digest > 64 && digest[64] != '\0')) goto out;
-      const char *pruned[256];
-      char names[PATH_MAX];
-      size_t n_pruned = 0, names_len = (size_t)(end_payload - digest) - 64;
-      if (names_len > 0) {
-        if (names_len >= sizeof(names)) goto out;
-        memcpy(names, digest + 65, names_len - 1);
-        names[names_len - 1] = '\0';
-        for (char *q = names; q < names + names_len - 1 && n_pruned < 256; q += strlen(q) + 1) pruned[n_pruned++] = q;
-      }
-      if (tree_fingerprint(payload, pruned, n_pruned, UINT64_MAX, &fp) != 0) {
-        explain("the context cannot be read", payload);
-        goto out;
-      }
-      sha256_hex(fp.digest, hex);
-      if (memcmp(hex, digest, 64) != 0) {
-        explain("the context changed", payload);
-        goto out;
-      }
+      if (!same_tree(payload, len)) goto out;
     } else if (strcmp(tag, "write") == 0) {
       if (nul == NULL || n_writes == 8) goto out;
       writes[n_writes] = payload;

@@ -705,46 +705,6 @@ fail:
   return NULL;
 }
 
-/* ---- treeFingerprint(path) ------------------------------------------------------------ */
-
-/* treeFingerprint(path, maxEntries, pruned?) → { digest: hex, entries: number, newestNs: bigint }; see
- * tree_fingerprint.h. The `strata` front program computes the same function to decide whether a
- * build can be skipped. */
-static napi_value js_tree_fingerprint(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  char *path = NULL, **pruned = NULL;
-  size_t n_pruned = 0;
-  napi_value result = NULL;
-  double max_entries = 0;
-  if (!get_args(env, info, 3, argv)) goto fail;
-  if (!get_string(env, argv[0], "path", false, &path) || !get_strings(env, argv[2], "pruned", &pruned, &n_pruned)) goto fail;
-  if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
-    throw_type(env, "maxEntries must be a number");
-    goto fail;
-  }
-  struct tree_fingerprint fp;
-  int err = tree_fingerprint(path, (const char *const *)pruned, n_pruned, (uint64_t)max_entries, &fp);
-  if (err != 0) {
-    throw_errno(env, err, "treeFingerprint", path);
-    goto fail;
-  }
-  char hex[65];
-  sha256_hex(fp.digest, hex);
-  napi_value digest, entries, newest, object;
-  CHECK_NAPI(env, napi_create_object(env, &object));
-  CHECK_NAPI(env, napi_create_string_latin1(env, hex, 64, &digest));
-  CHECK_NAPI(env, napi_create_double(env, (double)fp.entries, &entries));
-  CHECK_NAPI(env, napi_create_bigint_int64(env, fp.newest_ns, &newest));
-  CHECK_NAPI(env, napi_set_named_property(env, object, "digest", digest));
-  CHECK_NAPI(env, napi_set_named_property(env, object, "entries", entries));
-  CHECK_NAPI(env, napi_set_named_property(env, object, "newestNs", newest));
-  result = object;
-fail:
-  free(path);
-  free_strings(pruned, n_pruned);
-  return result;
-}
-
 /* ---- readFileInto(path, buffer, offset, size) --------------------------------------------
  *
  * A whole small file read into buffer[offset, offset + size) in one call: open, read, one
@@ -830,8 +790,7 @@ static void prefetch_job_execute(napi_env env, void *hint) {
 static void prefetch_job_free(napi_env env, struct prefetch_job *job) {
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
-  for (size_t i = 0; i < job->count; i++) free(job->paths[i]);
-  free(job->paths);
+  free_strings(job->paths, job->count);
   free(job);
 }
 
@@ -846,31 +805,15 @@ static void prefetch_job_complete(napi_env env, napi_status status, void *hint) 
 static napi_value js_prefetch_files(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   napi_valuetype type;
-  uint32_t count = 0;
-  bool is_array = false;
   struct prefetch_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (!get_args(env, info, 2, argv)) goto fail;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &count) != napi_ok) {
-    throw_type(env, "prefetchFiles(paths, callback): paths must be an array of strings");
-    goto fail;
-  }
+  if (!get_args(env, info, 2, argv) || !get_strings(env, argv[0], "paths", &job->paths, &job->count)) goto fail;
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
     throw_type(env, "callback must be a function");
     goto fail;
-  }
-  job->paths = calloc(count ? count : 1, sizeof(*job->paths));
-  if (job->paths == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    goto fail;
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value item;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok || !get_string(env, item, "path", false, &job->paths[i])) goto fail;
-    job->count = i + 1;
   }
   CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->callback_ref));
   if (!queue_job(env, "strata:prefetchFiles", prefetch_job_execute, prefetch_job_complete, job, &job->work)) goto fail;
@@ -880,8 +823,11 @@ fail:
   return NULL;
 }
 
-/* treeFingerprintAsync(path, maxEntries, pruned, callback(err, fingerprint)): the same walk on a libuv
- * worker, so a build can take its context's fingerprint while it does other work. */
+/* ---- treeFingerprintAsync(path, maxEntries, pruned, callback(err, fingerprint)) -------------
+ *
+ * A tree's fingerprint (tree_fingerprint.h) as { digest: hex, entries: number, newestNs: bigint },
+ * walked on a libuv worker so a build takes its context's while it does other work. The `strata`
+ * front program computes the same function to decide whether a build can be skipped. */
 struct fingerprint_job {
   napi_async_work work;
   napi_ref callback_ref;
@@ -981,7 +927,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readFileInto", NULL, js_read_file_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchFiles", NULL, js_prefetch_files, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"treeFingerprint", NULL, js_tree_fingerprint, NULL, NULL, NULL, napi_enumerable, NULL},
       {"treeFingerprintAsync", NULL, js_tree_fingerprint_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)

@@ -221,35 +221,32 @@ export async function* generateTar(
         used += header.length;
       }
       if (!hasBody) continue;
-      // A body that fits in this block: one native call (open, read, probe, close), where
-      // Node's fs takes four. Thousands of small files make a layer (bigctx: 5,000 × 20 KB).
       if (readInto !== undefined && entry.size <= OUT_BLOCK - used) {
+        // A body that fits in this block: one native call (open, read, probe, close), where
+        // Node's fs takes four. Thousands of small files make a layer (bigctx: 5,000 × 20 KB).
         const n = readInto(entry.sourcePath as string, block, used, entry.size);
         if (n !== entry.size) throw changedWhileArchiving(path, n, entry.size);
         used += n;
-        if (used + pad > OUT_BLOCK) yield take();
-        block.fill(0, used, used + pad);
-        used += pad;
-        continue;
-      }
-      // The body, read synchronously straight into the blocks: from the page cache a read is a
-      // memory copy, where an awaited one is a thread-pool round trip per chunk.
-      const fd = openSync(entry.sourcePath as string, 'r');
-      try {
-        let done = 0;
-        while (done < entry.size) {
-          if (used === OUT_BLOCK) {
-            yield take();
-            signal?.throwIfAborted();
+      } else {
+        // The body, read synchronously straight into the blocks: from the page cache a read is
+        // a memory copy, where an awaited one is a thread-pool round trip per chunk.
+        const fd = openSync(entry.sourcePath as string, 'r');
+        try {
+          let done = 0;
+          while (done < entry.size) {
+            if (used === OUT_BLOCK) {
+              yield take();
+              signal?.throwIfAborted();
+            }
+            const n = readSync(fd, block, used, Math.min(entry.size - done, OUT_BLOCK - used), done);
+            if (n === 0) throw changedWhileArchiving(path, done, entry.size);
+            used += n;
+            done += n;
           }
-          const n = readSync(fd, block, used, Math.min(entry.size - done, OUT_BLOCK - used), done);
-          if (n === 0) throw changedWhileArchiving(path, done, entry.size);
-          used += n;
-          done += n;
+          if (readSync(fd, PROBE, 0, 1, done) > 0) throw changedWhileArchiving(path, done + 1, entry.size);
+        } finally {
+          closeSync(fd);
         }
-        if (readSync(fd, PROBE, 0, 1, done) > 0) throw changedWhileArchiving(path, done + 1, entry.size);
-      } finally {
-        closeSync(fd);
       }
       if (used + pad > OUT_BLOCK) yield take();
       block.fill(0, used, used + pad);

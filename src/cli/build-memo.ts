@@ -52,7 +52,8 @@ import type { ProgressEvent } from '../build/progress.js';
 import { ContextFilter } from '../context/context-filter.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
 import type { ReadJournal } from '../store/meta/read-journal.js';
-import { type TreeFingerprint, treeFingerprintAsync } from '../sys/native.js';
+import { type TreeFingerprint, treeFingerprint } from '../sys/native.js';
+import { strataCacheDir } from './code-cache.js';
 import { createProgressRenderer } from './render/progress.js';
 
 const HEADER = 'strata-build-memo 1';
@@ -64,9 +65,8 @@ const MAX_RECORDS = 512;
 /** `$STRATA_BUILD_MEMO=0` turns memos off; else `$XDG_CACHE_HOME/strata/build-memo` or
  * `~/.cache/strata/build-memo` (the front program computes the same). */
 export function buildMemoDir(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.STRATA_BUILD_MEMO === '0') return undefined;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'strata', 'build-memo');
-  return env.HOME ? join(env.HOME, '.cache', 'strata', 'build-memo') : undefined;
+  const cache = env.STRATA_BUILD_MEMO === '0' ? undefined : strataCacheDir(env);
+  return cache === undefined ? undefined : join(cache, 'build-memo');
 }
 
 /** Environment variables that can change what a build makes or where it keeps it
@@ -237,7 +237,7 @@ export async function fingerprintContext(
 ): Promise<ContextFingerprint | string> {
   // A .dockerignore that does not parse fails the build anyway; then nothing is pruned.
   const pruned = await excludedTopDirectories(contextDir, dockerfilePath).catch(() => []);
-  const started = treeFingerprintAsync(contextDir, MAX_CONTEXT_ENTRIES, pruned);
+  const started = treeFingerprint(contextDir, MAX_CONTEXT_ENTRIES, pruned);
   if (started === undefined) return 'the native addon is not built';
   return started.then(
     (tree) => ({ tree, pruned }),
@@ -303,9 +303,9 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   if (m.journal.unreplayable) return skip(m.journal.unreplayable);
   if (typeof m.context === 'string') return skip(m.context);
   const { tree, pruned } = m.context;
-  const margin = racyMarginMs(m.contextDir);
-  if (tree.newestNs >= BigInt(Math.floor(m.startedMs - margin)) * 1_000_000n)
-    return skip('a context file changed just before or during the build');
+  // Changes from here on may be younger than what the build read (ns since the epoch).
+  const racyFromNs = BigInt(Math.floor(m.startedMs - racyMarginMs(m.contextDir))) * 1_000_000n;
+  if (tree.newestNs >= racyFromNs) return skip('a context file changed just before or during the build');
 
   const out: Buffer[] = [Buffer.from(`${HEADER}\n`), record('key', m.key)];
   for (const path of m.code) {
@@ -328,16 +328,18 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
     try {
       st = statSync(path, { bigint: true });
     } catch {}
-    if (st !== undefined && st.ctimeNs >= BigInt(Math.floor(m.startedMs - margin)) * 1_000_000n)
+    if (st !== undefined && st.ctimeNs >= racyFromNs)
       return skip(`${path} changed just before or during the build`);
     pin(path, readIfExists(path));
   }
-  for (const [path, text] of m.journal.read) {
+  // Store files as they are now: what the build wrote, and what it only read if that is still
+  // the text it read (another process may have changed it meanwhile).
+  for (const path of new Set([...m.journal.read.keys(), ...m.journal.written])) {
     const now = readIfExists(path);
-    if (!m.journal.written.has(path) && now?.toString('utf8') !== text)
+    if (!m.journal.written.has(path) && now?.toString('utf8') !== m.journal.read.get(path))
       return skip('the store changed during the build');
+    pin(path, now);
   }
-  for (const path of new Set([...m.journal.read.keys(), ...m.journal.written])) pin(path, readIfExists(path));
   for (const path of m.blobs) out.push(record('blob', path));
   out.push(record('tree', [m.contextDir, tree.digest, ...pruned].join('\0')));
   for (const w of m.writes ?? []) out.push(record('write', `${w.path}\0${w.content}`));

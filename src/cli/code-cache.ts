@@ -28,12 +28,15 @@ export interface RunOptions {
   command: string;
 }
 
-/** $STRATA_CODE_CACHE=0 turns the cache off; else $XDG_CACHE_HOME/strata or ~/.cache/strata
- * ($HOME unset: none). */
-export function defaultCacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.STRATA_CODE_CACHE === '0') return undefined;
+/** Strata's cache folder: $XDG_CACHE_HOME/strata or ~/.cache/strata ($HOME unset: none). */
+export function strataCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'strata');
   return env.HOME ? join(env.HOME, '.cache', 'strata') : undefined;
+}
+
+/** $STRATA_CODE_CACHE=0 turns the cache off; else strataCacheDir(). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  return env.STRATA_CODE_CACHE === '0' ? undefined : strataCacheDir(env);
 }
 
 /** The first argument that is not a flag, or '' (`strata -D build …` → build). */

@@ -61,6 +61,14 @@ export interface IgnorePatterns {
   file: string | undefined;
 }
 
+/** Where a build's .dockerignore may be, first found wins (see loadIgnorePatterns). */
+export function ignoreFileCandidates(contextDir: string, dockerfilePath?: string): string[] {
+  const inContext = join(resolve(contextDir), DOCKERIGNORE_NAME);
+  return dockerfilePath === undefined
+    ? [inContext]
+    : [`${resolve(dockerfilePath)}${DOCKERIGNORE_NAME}`, inContext];
+}
+
 /**
  * The exclude patterns for a build, as BuildKit picks them: `<Dockerfile>.dockerignore` beside the
  * Dockerfile if it exists (even when empty), else `<context>/.dockerignore`, else none.
@@ -71,9 +79,7 @@ export async function loadIgnorePatterns(
   contextDir: string,
   dockerfilePath?: string,
 ): Promise<IgnorePatterns> {
-  const candidates = [join(resolve(contextDir), DOCKERIGNORE_NAME)];
-  if (dockerfilePath !== undefined) candidates.unshift(`${resolve(dockerfilePath)}${DOCKERIGNORE_NAME}`);
-  for (const file of candidates) {
+  for (const file of ignoreFileCandidates(contextDir, dockerfilePath)) {
     const bytes = await readIfPresent(file);
     if (bytes === undefined) continue;
     const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);

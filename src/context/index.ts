@@ -5,6 +5,7 @@ export {
   DOCKERIGNORE_NAME,
   type IgnoreFileEntry,
   type IgnorePatterns,
+  ignoreFileCandidates,
   loadIgnorePatterns,
   parseIgnoreFile,
   parseIgnoreFileEntries,

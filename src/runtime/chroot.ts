@@ -19,7 +19,13 @@ import { DEV_LINKS, DEV_NODES } from './dev-nodes.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { findExecutable } from './probe.js';
 import { spawnAndWait, watchCancellation } from './run-container.js';
-import { canceledStepError, exitCodeOf, quoteCommand, RunStepError } from './run-step-error.js';
+import {
+  canceledStepError,
+  exitCodeOf,
+  notStartedError,
+  quoteCommand,
+  RunStepError,
+} from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
 import type { OciMount, RuntimeSpec } from './spec.js';
 import { type RunStdio, Tail } from './stdio.js';
@@ -114,7 +120,7 @@ export async function runChroot(options: RunChrootOptions): Promise<ChrootResult
   const command = quoteCommand(spec.process.args);
   if (!isAbsolute(rootfs)) throw new TypeError(`rootfs must be an absolute path: ${rootfs}`);
   if (options.signal?.aborted) {
-    throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal.reason });
+    throw notStartedError(command, options.signal.reason);
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new BuilderError('EPRECONDITION', 'chroot isolation needs root');
@@ -192,9 +198,7 @@ export async function runChroot(options: RunChrootOptions): Promise<ChrootResult
       const eq = entry.indexOf('=');
       env[entry.slice(0, eq)] = entry.slice(eq + 1);
     }
-    if (cancellation.canceled()) {
-      throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
-    }
+    cancellation.throwIfCanceled(command);
     exit = await spawnAndWait(
       unshare,
       args,

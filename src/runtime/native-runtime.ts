@@ -34,7 +34,7 @@ import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { hostRootfs } from './probe.js';
 import { recall, remember } from './probe-memo.js';
 import { type RunResult, settleExit, spawnAndWait, watchCancellation } from './run-container.js';
-import { quoteCommand, RunStepError } from './run-step-error.js';
+import { notStartedError, quoteCommand } from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
 import { generateSpec, type RuntimeSpec } from './spec.js';
 import { type RunStdio, Tail } from './stdio.js';
@@ -170,7 +170,7 @@ export async function runNative(options: RunNativeOptions): Promise<Omit<RunResu
   const command = quoteCommand(spec.process.args);
   if (!isAbsolute(rootfs)) throw new TypeError(`rootfs must be an absolute path: ${rootfs}`);
   if (options.signal?.aborted) {
-    throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal.reason });
+    throw notStartedError(command, options.signal.reason);
   }
   const stubs = await recordMountStubs(
     rootfs,
@@ -197,9 +197,7 @@ export async function runNative(options: RunNativeOptions): Promise<Omit<RunResu
     });
     // Callers check unsupportedReason() first and use runc for such specs.
     if (!plan.ok) throw new BuilderError('EPRECONDITION', `the native launcher does not do ${plan.reason}`);
-    if (cancellation.canceled()) {
-      throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
-    }
+    cancellation.throwIfCanceled(command);
     exit = await spawnAndWait(
       runtime.path,
       [logPath, ...plan.args],

@@ -10,7 +10,14 @@ import { BuilderError } from '../errors.js';
 import { clampRlimits } from './host-limits.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import type { RuntimeInfo } from './probe.js';
-import { canceledStepError, exitCodeOf, quoteCommand, RunStepError, signalNumber } from './run-step-error.js';
+import {
+  canceledStepError,
+  exitCodeOf,
+  notStartedError,
+  quoteCommand,
+  RunStepError,
+  signalNumber,
+} from './run-step-error.js';
 import type { RuntimeSpec } from './spec.js';
 import { connectStdio, type RunStdio, spawnStdio, Tail } from './stdio.js';
 
@@ -121,7 +128,13 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
 export function watchCancellation(
   options: { signal?: AbortSignal; forwardSignals?: boolean; killGraceMs?: number },
   kill: (signal: NodeJS.Signals) => void,
-): { canceled: () => boolean; sent: () => NodeJS.Signals | undefined; dispose: () => void } {
+): {
+  canceled: () => boolean;
+  /** A step canceled before its process starts ends as a canceled RunStepError for `command`. */
+  throwIfCanceled: (command: string) => void;
+  sent: () => NodeJS.Signals | undefined;
+  dispose: () => void;
+} {
   let canceled = false;
   let sent: NodeJS.Signals | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -152,6 +165,9 @@ export function watchCancellation(
   }
   return {
     canceled: () => canceled,
+    throwIfCanceled: (command) => {
+      if (canceled) throw notStartedError(command, options.signal?.reason);
+    },
     sent: () => sent,
     dispose: () => {
       if (timer) clearTimeout(timer);
@@ -210,7 +226,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
   const command = quoteCommand(spec.process.args);
   if (!isAbsolute(rootfs)) throw new TypeError(`rootfs must be an absolute path: ${rootfs}`);
   if (options.signal?.aborted) {
-    throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal.reason });
+    throw notStartedError(command, options.signal.reason);
   }
   if (spec.process.terminal && !hasControllingTerminal()) {
     throw new BuilderError('EPRECONDITION', 'the input device is not a TTY', {
@@ -260,9 +276,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
 
   let exit: Awaited<ReturnType<typeof waitForExit>> | undefined;
   try {
-    if (cancellation.canceled()) {
-      throw new RunStepError({ command, stderrTail: '', isCanceled: true, cause: options.signal?.reason });
-    }
+    cancellation.throwIfCanceled(command);
     exit = await spawnAndWait(
       runtime.path,
       [...base, '--log', logPath, '--log-format', 'json', 'run', '--bundle', bundleDir, id],

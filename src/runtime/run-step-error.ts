@@ -114,6 +114,11 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
 }
 
 /** The error of a step stopped through its AbortSignal (or a forwarded SIGINT/SIGTERM). */
+/** A step canceled before its process started: nothing ran, nothing to report but the cause. */
+export function notStartedError(command: string, cause: unknown): RunStepError {
+  return new RunStepError({ command, stderrTail: '', isCanceled: true, cause });
+}
+
 export function canceledStepError(fields: {
   command: string;
   stderrTail: string;

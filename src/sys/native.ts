@@ -39,7 +39,7 @@ interface Addon {
   setDirect?(fd: number, on: boolean): void;
   readFileInto?(path: string, buffer: Uint8Array, offset: number, size: number): number;
   prefetchFiles?(paths: string[], callback: () => void): void;
-  treeFingerprint?(path: string, maxEntries: number, pruned?: string[]): TreeFingerprint;
+  /** Only the worker form: a build must not walk its context on the main thread. */
   treeFingerprintAsync?(
     path: string,
     maxEntries: number,
@@ -185,17 +185,12 @@ export interface TreeFingerprint {
   newestNs: bigint;
 }
 
-/** Undefined without the addon (or with one built before it existed); throws fs-like errors,
- * E2BIG past `maxEntries` entries. `pruned`: directories directly under `path` that count by
- * name and type only (nothing inside them is read). */
-export function treeFingerprint(
-  path: string,
-  maxEntries: number,
-  pruned?: string[],
-): TreeFingerprint | undefined {
+/** An optional addon function, bound; undefined without the addon or in one built before it. */
+function optional<K extends keyof Addon>(name: K): NonNullable<Addon[K]> | undefined {
   const state = load();
-  if (!('addon' in state) || typeof state.addon.treeFingerprint !== 'function') return undefined;
-  return state.addon.treeFingerprint(path, maxEntries, pruned);
+  if (!('addon' in state)) return undefined;
+  const fn = state.addon[name];
+  return typeof fn === 'function' ? (fn.bind(state.addon) as NonNullable<Addon[K]>) : undefined;
 }
 
 /**
@@ -203,16 +198,8 @@ export function treeFingerprint(
  * a probe read past size, close): the bytes read, size + 1 when the file is longer. Undefined
  * without the addon (or an older one). Throws fs-like errors.
  */
-export function fileReader():
-  | ((path: string, buffer: Uint8Array, offset: number, size: number) => number)
-  | undefined {
-  const state = load();
-  if (!('addon' in state)) return undefined;
-  const { addon } = state;
-  const read = addon.readFileInto;
-  return typeof read === 'function'
-    ? (path, buffer, offset, size) => read.call(addon, path, buffer, offset, size)
-    : undefined;
+export function fileReader(): Addon['readFileInto'] {
+  return optional('readFileInto');
 }
 
 /**
@@ -222,29 +209,27 @@ export function fileReader():
  * can have effects.
  */
 export function prefetchFiles(paths: string[]): Promise<void> | undefined {
-  const state = load();
-  if (!('addon' in state)) return undefined;
-  const { addon } = state;
-  const prefetch = addon.prefetchFiles;
-  if (typeof prefetch !== 'function') return undefined;
-  return new Promise((resolve) => prefetch.call(addon, paths, resolve));
+  const prefetch = optional('prefetchFiles');
+  return prefetch && new Promise((resolve) => prefetch(paths, resolve));
 }
 
-/** treeFingerprint() on a libuv worker; undefined without the addon (or an older one). */
-export function treeFingerprintAsync(
+/**
+ * The fingerprint of the tree at `path`, walked on a libuv worker; undefined without the addon
+ * (or with one built before it existed). Rejects with fs-like errors, E2BIG past `maxEntries`
+ * entries. `pruned`: directories directly under `path` that count by name and type only
+ * (nothing inside them is read).
+ */
+export function treeFingerprint(
   path: string,
   maxEntries: number,
   pruned?: string[],
 ): Promise<TreeFingerprint> | undefined {
-  const state = load();
-  if (!('addon' in state)) return undefined;
-  const { addon } = state;
-  if (typeof addon.treeFingerprintAsync !== 'function') return undefined;
-  const start = addon.treeFingerprintAsync;
-  return new Promise((resolve, reject) =>
-    start.call(addon, path, maxEntries, pruned, (err, fp) =>
-      err ? reject(err) : resolve(fp as TreeFingerprint),
-    ),
+  const start = optional('treeFingerprintAsync');
+  return (
+    start &&
+    new Promise((resolve, reject) =>
+      start(path, maxEntries, pruned, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
+    )
   );
 }
 

@@ -10,6 +10,7 @@ import { decompressLayer, detectCompression } from '../../archive/layer-stream.j
 import { buildInStore } from '../../build/build-in-store.js';
 import type { ProgressEvent } from '../../build/progress.js';
 import { parseIsolation } from '../../build/run-executor.js';
+import { ignoreFileCandidates } from '../../context/dockerignore.js';
 import { BuilderError } from '../../errors.js';
 import type { Registries } from '../../registry/registries.js';
 import { ReadJournal } from '../../store/meta/read-journal.js';
@@ -324,7 +325,7 @@ interface MemoPlan {
   code: string[];
   journal: ReadJournal;
   events: ProgressEvent[];
-  tree: ReturnType<typeof fingerprintContext>;
+  context: ReturnType<typeof fingerprintContext>;
 }
 
 /**
@@ -348,7 +349,7 @@ async function leaveMemo(
     writes: Array<{ path: string; content: string }>;
   },
 ): Promise<string | undefined> {
-  const context = await memo.tree;
+  const context = await memo.context;
   if (result.externalInputs.length > 0) return `it downloaded ${result.externalInputs.join(', ')}`;
   try {
     const { image } = result;
@@ -361,11 +362,7 @@ async function leaveMemo(
       startedMs: o.startedMs,
       journal: memo.journal,
       files: o.dockerfile ? [o.dockerfile] : [],
-      // The .dockerignore candidates, as loadIgnorePatterns looks for them.
-      watched: [
-        ...(o.dockerfile ? [`${o.dockerfile.path}.dockerignore`] : []),
-        join(o.contextDir, '.dockerignore'),
-      ],
+      watched: ignoreFileCandidates(o.contextDir, o.dockerfile?.path),
       blobs: [image.manifestDescriptor.digest, image.id, ...image.manifest.layers.map((l) => l.digest)].map(
         (d) => store.content.blobPath(d),
       ),
@@ -402,7 +399,7 @@ function memoPlan(
     journal: new ReadJournal(),
     events: [],
     // Walked on a worker while the build runs (see fingerprintContext).
-    tree: fingerprintContext(contextDir, dockerfilePath),
+    context: fingerprintContext(contextDir, dockerfilePath),
   };
 }
 

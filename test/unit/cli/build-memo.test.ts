@@ -25,8 +25,9 @@ import {
   MEMO_LINE,
   noOpTranscript,
 } from '../../../src/cli/build-memo.js';
-import { sysAvailable, treeFingerprint, treeFingerprintAsync } from '../../../src/sys/native.js';
+import { sysAvailable, treeFingerprint } from '../../../src/sys/native.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
+import { skipIf } from '../../integration/prereqs.js';
 
 describe('build memo key', () => {
   const base = { uid: 0, cwd: '/w', entry: '/s/dist/strata.cjs', argv: ['build', '.'], env: {} };
@@ -119,11 +120,8 @@ describe('no-op transcript', () => {
 
 describe('context fingerprint (native)', () => {
   it('changes with every kind of change to the tree, and only then', async (t) => {
-    if (!sysAvailable()) {
-      console.warn('SKIP context fingerprint: the native addon is not built (npm run build:native)');
-      t.skip('no addon');
+    if (skipIf(t, sysAvailable() ? undefined : 'the native addon is not built (npm run build:native)'))
       return;
-    }
     const dir = await makeTempDir('strata-fp-');
     try {
       const root = dir.path;
@@ -131,15 +129,15 @@ describe('context fingerprint (native)', () => {
       writeFileSync(join(root, 'a'), 'aaaa');
       writeFileSync(join(root, 'sub', 'b'), 'bbbb');
       symlinkSync('a', join(root, 'link'));
-      const fp = () => treeFingerprint(root, 1000)?.digest;
-      const first = fp();
+      const fp = async (pruned?: string[]) => (await treeFingerprint(root, 1000, pruned))?.digest;
+      const first = await fp();
       assert.match(first ?? '', /^[0-9a-f]{64}$/);
-      assert.equal(treeFingerprint(root, 1000)?.entries, 5, 'the root and its 4 entries');
-      assert.equal(fp(), first, 'stable when nothing changed');
+      assert.equal((await treeFingerprint(root, 1000))?.entries, 5, 'the root and its 4 entries');
+      assert.equal(await fp(), first, 'stable when nothing changed');
       assert.deepEqual(
-        await treeFingerprintAsync(root, 1000),
-        treeFingerprint(root, 1000),
-        'the worker walk agrees',
+        await treeFingerprint(root, 1000),
+        await treeFingerprint(root, 1000),
+        'every walk agrees',
       );
       const changes: Array<[string, () => void]> = [
         [
@@ -164,33 +162,24 @@ describe('context fingerprint (native)', () => {
       const seen = new Set([first]);
       for (const [what, change] of changes) {
         change();
-        const now = fp();
+        const now = await fp();
         assert.ok(!seen.has(now), `unchanged after: ${what}`);
         seen.add(now);
       }
       // A pruned top-level directory counts by name and type: what happens inside does not.
       mkdirSync(join(root, '.git'));
       writeFileSync(join(root, '.git', 'HEAD'), 'ref: a');
-      const pruned = treeFingerprint(root, 1000, ['.git'])?.digest;
+      const pruned = await fp(['.git']);
       writeFileSync(join(root, '.git', 'HEAD'), 'ref: b');
       writeFileSync(join(root, '.git', 'index'), 'new');
-      assert.equal(
-        treeFingerprint(root, 1000, ['.git'])?.digest,
-        pruned,
-        'changed by what is inside a pruned directory',
-      );
-      assert.notEqual(treeFingerprint(root, 1000)?.digest, pruned, 'the same digest with nothing pruned');
-      assert.equal((await treeFingerprintAsync(root, 1000, ['.git']))?.digest, pruned);
+      assert.equal(await fp(['.git']), pruned, 'changed by what is inside a pruned directory');
+      assert.notEqual(await fp(), pruned, 'the same digest with nothing pruned');
+      assert.equal(await fp(['.git']), pruned);
       rmSync(join(root, '.git'), { recursive: true });
       writeFileSync(join(root, '.git'), 'gitdir: elsewhere');
-      assert.notEqual(
-        treeFingerprint(root, 1000, ['.git'])?.digest,
-        pruned,
-        'a file where the directory was',
-      );
-      assert.throws(() => treeFingerprint(root, 2), { code: 'E2BIG' });
-      await assert.rejects(treeFingerprintAsync(root, 2) as Promise<unknown>, { code: 'E2BIG' });
-      await assert.rejects(treeFingerprintAsync(join(root, 'nope'), 10) as Promise<unknown>, {
+      assert.notEqual(await fp(['.git']), pruned, 'a file where the directory was');
+      await assert.rejects(treeFingerprint(root, 2) as Promise<unknown>, { code: 'E2BIG' });
+      await assert.rejects(treeFingerprint(join(root, 'nope'), 10) as Promise<unknown>, {
         code: 'ENOENT',
       });
     } finally {
