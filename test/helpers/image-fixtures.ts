@@ -79,7 +79,7 @@ export interface LayerInfo {
 export async function addLayer(
   store: Store,
   files: FileSpec[],
-  options: { compression?: 'gzip' | 'none'; mediaTypes?: 'oci' | 'docker' } = {},
+  options: { compression?: 'gzip' | 'zstd' | 'none'; mediaTypes?: 'oci' | 'docker' } = {},
 ): Promise<LayerInfo> {
   return writeLayer(store.content, tarOf(files), {
     ...options,
