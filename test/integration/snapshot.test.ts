@@ -62,12 +62,13 @@ test('probeSnapshotter falls back to copy, with the reason, where overlay cannot
       join(base, 'merged'),
     );
     const choice = await probeSnapshotter(join(base, 'merged', 'store'));
-    if (choice.kind === 'overlay') {
-      t.diagnostic('this kernel accepts overlay upper dirs on overlayfs; fallback not observable here');
-    } else {
-      assert.match(choice.reason ?? '', /overlayfs unusable/);
-      assert.ok(choice.snapshotter instanceof CopySnapshotter);
-    }
+    // A kernel that takes overlay upper dirs on overlayfs leaves the fallback unobservable: say so.
+    if (
+      skipIf(t, choice.kind === 'overlay' ? 'this kernel accepts overlay upper dirs on overlayfs' : undefined)
+    )
+      return;
+    assert.match(choice.reason ?? '', /overlayfs unusable/);
+    assert.ok(choice.snapshotter instanceof CopySnapshotter);
   } finally {
     await root.cleanup();
   }
