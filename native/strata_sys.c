@@ -10,6 +10,7 @@
  * `syscall` and `path`. Nothing here keeps state between calls.
  */
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -430,53 +431,58 @@ fail:
 
 /* ---- llistxattr(path) → string[] ---------------------------------------------------- */
 
-static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  char *path = NULL, *buffer = NULL;
-  napi_value result = NULL;
-  if (!get_args(env, info, 1, argv)) goto fail;
-  if (!get_string(env, argv[0], "path", false, &path)) goto fail;
-  ssize_t got = -1;
+/* The NUL-separated xattr names of `path` (not following a final symlink) into a fresh
+ * *buffer (NULL when there are none) of *got bytes: 0 or an errno. */
+static int list_xattrs(const char *path, char **buffer, ssize_t *got) {
+  *buffer = NULL;
+  *got = 0;
   for (int attempt = 0; attempt < 8; attempt++) {
     ssize_t size = llistxattr(path, NULL, 0);
-    if (size < 0) {
-      throw_errno(env, errno, "llistxattr", path);
-      goto fail;
-    }
-    if (size == 0) {
-      got = 0;
-      break;
-    }
-    buffer = malloc((size_t)size);
-    if (buffer == NULL) {
-      napi_throw_error(env, "ENOMEM", "out of memory");
-      goto fail;
-    }
-    got = llistxattr(path, buffer, (size_t)size);
-    if (got >= 0) break;
+    if (size < 0) return errno;
+    if (size == 0) return 0;
+    *buffer = malloc((size_t)size);
+    if (*buffer == NULL) return ENOMEM;
+    *got = llistxattr(path, *buffer, (size_t)size);
+    if (*got >= 0) return 0;
     int err = errno;
-    free(buffer);
-    buffer = NULL;
-    if (err != ERANGE) {
-      throw_errno(env, err, "llistxattr", path);
-      goto fail;
-    }
+    free(*buffer);
+    *buffer = NULL;
+    *got = 0;
+    if (err != ERANGE) return err;
   }
-  if (got < 0) {
-    throw_errno(env, ERANGE, "llistxattr", path);
-    goto fail;
-  }
-  CHECK_NAPI(env, napi_create_array(env, &result));
+  return ERANGE;
+}
+
+/* The names in a list_xattrs buffer as a JS array. */
+static bool xattr_names(napi_env env, const char *buffer, ssize_t got, napi_value *result) {
+  CHECK_NAPI(env, napi_create_array(env, result));
   uint32_t index = 0;
   for (ssize_t start = 0; start < got;) {
     size_t len = strnlen(buffer + start, (size_t)(got - start));
     if (len > 0) {
       napi_value name;
       CHECK_NAPI(env, napi_create_string_utf8(env, buffer + start, len, &name));
-      CHECK_NAPI(env, napi_set_element(env, result, index++, name));
+      CHECK_NAPI(env, napi_set_element(env, *result, index++, name));
     }
     start += (ssize_t)len + 1;
   }
+  return true;
+fail:
+  return false;
+}
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char *path = NULL, *buffer = NULL;
+  napi_value result = NULL;
+  ssize_t got = 0;
+  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], "path", false, &path)) goto fail;
+  int err = list_xattrs(path, &buffer, &got);
+  if (err != 0) {
+    throw_errno(env, err, "llistxattr", path);
+    goto fail;
+  }
+  if (!xattr_names(env, buffer, got, &result)) result = NULL;
 fail:
   free(path);
   free(buffer);
@@ -640,40 +646,78 @@ fail:
   return false;
 }
 
-struct sha256_job {
-  napi_async_work work;
-  napi_ref state_ref, data_ref, callback_ref;
-  sha256_ctx *ctx;
+/*
+ * Calls a finished job's callback with one argument: an Error saying `canceled` when the pool
+ * never ran the job, else `error`, else null.
+ */
+static void call_back(napi_env env, napi_status status, napi_ref callback_ref, napi_value error, const char *canceled) {
+  napi_value callback, global, arg;
+  if (status != napi_ok) {
+    napi_value message;
+    napi_create_string_utf8(env, canceled, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &arg);
+  } else if (error != NULL) {
+    arg = error;
+  } else {
+    napi_get_null(env, &arg);
+  }
+  if (napi_get_reference_value(env, callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok)
+    napi_call_function(env, global, callback, 1, &arg, NULL);
+}
+
+struct sha256_piece {
   const void *data;
   size_t length;
 };
 
+struct sha256_job {
+  napi_async_work work;
+  napi_ref state_ref, data_ref, callback_ref;
+  sha256_ctx *ctx;
+  struct sha256_piece *pieces;
+  size_t count;
+};
+
 static void sha256_job_execute(napi_env env, void *hint) {
   struct sha256_job *job = hint;
-  sha256_update_fn(job->ctx, job->data, job->length);
+  for (size_t i = 0; i < job->count; i++) sha256_update_fn(job->ctx, job->pieces[i].data, job->pieces[i].length);
 }
 
 static void sha256_job_complete(napi_env env, napi_status status, void *hint) {
   struct sha256_job *job = hint;
-  napi_value callback, global, arg;
-  if (napi_get_reference_value(env, job->callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
-    if (status == napi_ok) {
-      napi_get_null(env, &arg);
-    } else {
-      napi_value message;
-      napi_create_string_utf8(env, "SHA-256 update was canceled", NAPI_AUTO_LENGTH, &message);
-      napi_create_error(env, NULL, message, &arg);
-    }
-    napi_call_function(env, global, callback, 1, &arg, NULL);
-  }
+  call_back(env, status, job->callback_ref, NULL, "SHA-256 update was canceled");
   napi_delete_reference(env, job->state_ref);
   napi_delete_reference(env, job->data_ref);
   napi_delete_reference(env, job->callback_ref);
   napi_delete_async_work(env, job->work);
+  free(job->pieces);
   free(job);
 }
 
-/* sha256UpdateAsync(state, data, callback): the bytes must stay unchanged until the callback. */
+/* `value`, a Uint8Array or an array of them, as pieces to hash in order. */
+static bool get_pieces(napi_env env, napi_value value, struct sha256_piece **out, size_t *count) {
+  bool is_array = false;
+  uint32_t n = 1;
+  if (napi_is_array(env, value, &is_array) != napi_ok) return false;
+  if (is_array && napi_get_array_length(env, value, &n) != napi_ok) return false;
+  *out = calloc(n ? n : 1, sizeof(**out));
+  if (*out == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return false;
+  }
+  *count = n;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item = value;
+    void *data;
+    if (is_array && napi_get_element(env, value, i, &item) != napi_ok) return false;
+    if (!get_bytes(env, item, &data, &(*out)[i].length)) return false;
+    (*out)[i].data = data;
+  }
+  return true;
+}
+
+/* sha256UpdateAsync(state, data, callback): `data` is a Uint8Array or an array of them (hashed in
+ * order, in one trip to the pool); the bytes must stay unchanged until the callback. */
 static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   napi_valuetype type;
@@ -682,11 +726,9 @@ static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) 
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  void *data;
   if (!get_args(env, info, 3, argv) || !get_state(env, argv[0], &job->ctx) ||
-      !get_bytes(env, argv[1], &data, &job->length))
+      !get_pieces(env, argv[1], &job->pieces, &job->count))
     goto fail;
-  job->data = data;
   if (napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function) {
     throw_type(env, "callback must be a function");
     goto fail;
@@ -701,66 +743,345 @@ fail:
   if (job->data_ref) napi_delete_reference(env, job->data_ref);
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
+  free(job->pieces);
   free(job);
   return NULL;
 }
 
-/* ---- readFileInto(path, buffer, offset, size) --------------------------------------------
- *
- * A whole small file read into buffer[offset, offset + size) in one call: open, read, one
- * probe read past `size`, close. Returns the bytes read, size + 1 when the file has more (it
- * grew since its stat). The tar writer reads thousands of small files per layer; through
- * Node's fs that is four binding calls per file, here one.
+/*
+ * Reads the file at `path` into dst[0, size), then probes one byte past it: *done is the bytes
+ * read, size + 1 when the file has more (it grew since its stat). 0 or an errno (*syscall says
+ * which call failed).
  */
-static napi_value js_read_file_into(napi_env env, napi_callback_info info) {
-  napi_value argv[4], result = NULL;
-  char *path = NULL;
-  void *data;
-  size_t length;
-  double offset_d, size_d;
-  if (!get_args(env, info, 4, argv) || !get_string(env, argv[0], "path", false, &path) ||
-      !get_bytes(env, argv[1], &data, &length))
-    goto fail;
-  if (napi_get_value_double(env, argv[2], &offset_d) != napi_ok || napi_get_value_double(env, argv[3], &size_d) != napi_ok ||
-      !(offset_d >= 0) || !(size_d >= 0) || offset_d + size_d > (double)length) {
-    throw_type(env, "readFileInto(path, buffer, offset, size): the range must lie in the buffer");
-    goto fail;
-  }
-  size_t offset = (size_t)offset_d, size = (size_t)size_d;
+static int read_whole(const char *path, char *dst, size_t size, size_t *done, const char **syscall) {
+  *done = 0;
+  *syscall = "open";
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw_errno(env, errno, "open", path);
-    goto fail;
-  }
-  size_t done = 0;
+  if (fd < 0) return errno;
+  *syscall = "read";
   int err = 0;
-  while (done < size) {
-    ssize_t n = read(fd, (char *)data + offset + done, size - done);
+  while (*done < size) {
+    ssize_t n = read(fd, dst + *done, size - *done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       err = errno;
       break;
     }
     if (n == 0) break;
-    done += (size_t)n;
+    *done += (size_t)n;
   }
-  if (err == 0 && done == size) {
+  if (err == 0 && *done == size) {
     char probe;
     ssize_t n;
     do n = read(fd, &probe, 1);
     while (n < 0 && errno == EINTR);
     if (n < 0) err = errno;
-    else if (n > 0) done++;
+    else if (n > 0) (*done)++;
   }
   close(fd);
-  if (err != 0) {
-    throw_errno(env, err, "read", path);
+  return err;
+}
+
+/* ---- lstatDir(dir, xattrs) -----------------------------------------------------------------
+ *
+ * A directory's entries in one call: { names (byte order), stats: Float64Array of LSTAT_FIELDS
+ * per entry (mode, uid, gid, size, mtimeMs, dev, ino, nlink, rdev), xattrs: per entry an array
+ * of xattr names or null (listed for directories, and for everything when `xattrs`) }. An
+ * overlay upper dir's change set walks this way: 5,000 files took ~45 ms as lstat + llistxattr
+ * from JS (two calls and a Stats object each).
+ */
+#define LSTAT_FIELDS 9
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static napi_value js_lstat_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result = NULL, names, stats_buffer, stats, xattrs;
+  char *dir = NULL, **entries = NULL, *path = NULL, *buffer = NULL;
+  size_t count = 0, capacity = 0;
+  bool with_xattrs = false;
+  DIR *d = NULL;
+  double *fields;
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], "dir", false, &dir) ||
+      napi_get_value_bool(env, argv[1], &with_xattrs) != napi_ok)
+    goto fail;
+  d = opendir(dir);
+  if (d == NULL) {
+    throw_errno(env, errno, "opendir", dir);
     goto fail;
   }
-  CHECK_NAPI(env, napi_create_double(env, (double)done, &result));
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(d);
+    if (e == NULL) {
+      if (errno != 0) {
+        throw_errno(env, errno, "readdir", dir);
+        goto fail;
+      }
+      break;
+    }
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (count == capacity) {
+      capacity = capacity ? capacity * 2 : 64;
+      char **grown = realloc(entries, capacity * sizeof(*entries));
+      if (grown == NULL) goto nomem;
+      entries = grown;
+    }
+    if ((entries[count] = strdup(e->d_name)) == NULL) goto nomem;
+    count++;
+  }
+  qsort(entries, count, sizeof(*entries), compare_names);
+  size_t dir_len = strlen(dir), longest = 0;
+  for (size_t i = 0; i < count; i++) longest = strlen(entries[i]) > longest ? strlen(entries[i]) : longest;
+  if ((path = malloc(dir_len + longest + 2)) == NULL) goto nomem;
+  memcpy(path, dir, dir_len);
+  path[dir_len] = '/';
+  CHECK_NAPI(env, napi_create_object(env, &result));
+  CHECK_NAPI(env, napi_create_array_with_length(env, count, &names));
+  CHECK_NAPI(env, napi_create_array_with_length(env, count, &xattrs));
+  CHECK_NAPI(env, napi_create_arraybuffer(env, count * LSTAT_FIELDS * sizeof(double) + 1, (void **)&fields, &stats_buffer));
+  CHECK_NAPI(env, napi_create_typedarray(env, napi_float64_array, count * LSTAT_FIELDS, stats_buffer, 0, &stats));
+  for (size_t i = 0; i < count; i++) {
+    struct stat st;
+    strcpy(path + dir_len + 1, entries[i]);
+    if (fstatat(dirfd(d), entries[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw_errno(env, errno, "lstat", path);
+      goto fail;
+    }
+    double *f = fields + i * LSTAT_FIELDS;
+    f[0] = (double)st.st_mode;
+    f[1] = (double)st.st_uid;
+    f[2] = (double)st.st_gid;
+    f[3] = (double)st.st_size;
+    /* As Node computes Stats.mtimeMs. */
+    f[4] = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+    f[5] = (double)st.st_dev;
+    f[6] = (double)st.st_ino;
+    f[7] = (double)st.st_nlink;
+    f[8] = (double)st.st_rdev;
+    napi_value name, list;
+    CHECK_NAPI(env, napi_create_string_utf8(env, entries[i], NAPI_AUTO_LENGTH, &name));
+    CHECK_NAPI(env, napi_set_element(env, names, (uint32_t)i, name));
+    CHECK_NAPI(env, napi_get_null(env, &list));
+    if (with_xattrs || S_ISDIR(st.st_mode)) {
+      ssize_t got = 0;
+      int err = list_xattrs(path, &buffer, &got);
+      if (err != 0) {
+        throw_errno(env, err, "llistxattr", path);
+        goto fail;
+      }
+      if (got > 0 && !xattr_names(env, buffer, got, &list)) goto fail;
+      free(buffer);
+      buffer = NULL;
+    }
+    CHECK_NAPI(env, napi_set_element(env, xattrs, (uint32_t)i, list));
+  }
+  CHECK_NAPI(env, napi_set_named_property(env, result, "names", names));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "stats", stats));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "xattrs", xattrs));
+  goto done;
+nomem:
+  napi_throw_error(env, "ENOMEM", "out of memory");
 fail:
+  result = NULL;
+done:
+  if (d != NULL) closedir(d);
+  for (size_t i = 0; i < count; i++) free(entries[i]);
+  free(entries);
   free(path);
+  free(buffer);
+  free(dir);
   return result;
+}
+
+/* ---- readFilesInto(paths, buffer, ranges, counts, callback(err)) --------------------------
+ *
+ * Whole small files read into one buffer, on a libuv worker: file i goes to
+ * buffer[ranges[2i], ranges[2i] + ranges[2i+1]), and counts[i] is the bytes read, size + 1 when
+ * the file has more (it grew since its stat).
+ * The tar writer hands over a whole output block's small bodies (bigctx: ~50 per MiB), then
+ * encodes the next block's headers while they are read. Stops at the first error, which the
+ * callback gets (code, syscall, path). The buffer must not be touched until the callback.
+ */
+struct read_files_job {
+  napi_async_work work;
+  napi_ref buffer_ref, counts_ref, callback_ref;
+  char **paths;
+  size_t count;
+  char *data;
+  double *ranges; /* a copy: offset, size pairs */
+  double *counts;
+  int err;
+  const char *syscall;
+  size_t failed;
+};
+
+static void read_files_execute(napi_env env, void *hint) {
+  struct read_files_job *job = hint;
+  for (size_t i = 0; i < job->count; i++) {
+    size_t done = 0;
+    int err = read_whole(job->paths[i], job->data + (size_t)job->ranges[2 * i], (size_t)job->ranges[2 * i + 1], &done, &job->syscall);
+    job->counts[i] = (double)done;
+    if (err != 0) {
+      job->err = err;
+      job->failed = i;
+      return;
+    }
+  }
+}
+
+static void read_files_free(napi_env env, struct read_files_job *job) {
+  if (job->buffer_ref) napi_delete_reference(env, job->buffer_ref);
+  if (job->counts_ref) napi_delete_reference(env, job->counts_ref);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free_strings(job->paths, job->count);
+  free(job->ranges);
+  free(job);
+}
+
+static void read_files_complete(napi_env env, napi_status status, void *hint) {
+  struct read_files_job *job = hint;
+  napi_value error = NULL;
+  if (status == napi_ok && job->err != 0) {
+    /* An fs-like error object: thrown, then taken back before it propagates. */
+    throw_errno(env, job->err, job->syscall, job->paths[job->failed]);
+    napi_get_and_clear_last_exception(env, &error);
+  }
+  call_back(env, status, job->callback_ref, error, "reading files was canceled");
+  read_files_free(env, job);
+}
+
+static bool get_float64s(napi_env env, napi_value value, const char *what, double **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array) {
+    char message[96];
+    snprintf(message, sizeof(message), "%s must be a Float64Array", what);
+    throw_type(env, message);
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  napi_valuetype type;
+  double *ranges, *counts;
+  size_t n_ranges, n_counts, length;
+  void *data;
+  struct read_files_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (!get_args(env, info, 5, argv) || !get_strings(env, argv[0], "paths", &job->paths, &job->count) ||
+      !get_bytes(env, argv[1], &data, &length) || !get_float64s(env, argv[2], "ranges", &ranges, &n_ranges) ||
+      !get_float64s(env, argv[3], "counts", &counts, &n_counts))
+    goto fail;
+  if (n_ranges != 2 * job->count || n_counts < job->count) {
+    throw_type(env, "readFilesInto: ranges needs an offset and a size per path, counts a slot per path");
+    goto fail;
+  }
+  for (size_t i = 0; i < job->count; i++) {
+    double offset = ranges[2 * i], size = ranges[2 * i + 1];
+    if (!(offset >= 0) || !(size >= 0) || offset + size > (double)length || offset != (double)(size_t)offset ||
+        size != (double)(size_t)size) {
+      throw_type(env, "readFilesInto: every range must lie in the buffer");
+      goto fail;
+    }
+  }
+  if (napi_typeof(env, argv[4], &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    goto fail;
+  }
+  job->ranges = malloc(n_ranges * sizeof(double) + 1);
+  if (job->ranges == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  memcpy(job->ranges, ranges, n_ranges * sizeof(double));
+  job->data = data;
+  job->counts = counts;
+  CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->buffer_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->counts_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[4], 1, &job->callback_ref));
+  if (!queue_job(env, "strata:readFilesInto", read_files_execute, read_files_complete, job, &job->work)) goto fail;
+  return undefined_value(env);
+fail:
+  read_files_free(env, job);
+  return NULL;
+}
+
+/* ---- linkFiles(from, to, errnos, callback()) -----------------------------------------------
+ *
+ * link(from[i], to[i]) for every i on a libuv worker; errnos[i] is 0 or the call's errno. COPY
+ * links thousands of pooled files into a snapshot (bigctx: 5,000, ~50-80 ms of syscalls here),
+ * which then overlaps its own work on the next files instead of adding to it.
+ */
+struct link_files_job {
+  napi_async_work work;
+  napi_ref errnos_ref, callback_ref;
+  char **from, **to;
+  size_t n_from, n_to;
+  int32_t *errnos;
+};
+
+static void link_files_execute(napi_env env, void *hint) {
+  struct link_files_job *job = hint;
+  for (size_t i = 0; i < job->n_from; i++) job->errnos[i] = link(job->from[i], job->to[i]) == 0 ? 0 : errno;
+}
+
+static void link_files_free(napi_env env, struct link_files_job *job) {
+  if (job->errnos_ref) napi_delete_reference(env, job->errnos_ref);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free_strings(job->from, job->n_from);
+  free_strings(job->to, job->n_to);
+  free(job);
+}
+
+static void link_files_complete(napi_env env, napi_status status, void *hint) {
+  struct link_files_job *job = hint;
+  call_back(env, status, job->callback_ref, NULL, "linking files was canceled");
+  link_files_free(env, job);
+}
+
+static napi_value js_link_files(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  napi_valuetype type;
+  napi_typedarray_type array_type;
+  napi_value array_buffer;
+  size_t n_errnos, byte_offset;
+  bool is_typed = false;
+  struct link_files_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (!get_args(env, info, 4, argv) || !get_strings(env, argv[0], "from", &job->from, &job->n_from) ||
+      !get_strings(env, argv[1], "to", &job->to, &job->n_to))
+    goto fail;
+  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &array_type, &n_errnos, (void **)&job->errnos, &array_buffer, &byte_offset) != napi_ok ||
+      array_type != napi_int32_array || job->n_from != job->n_to || n_errnos < job->n_from) {
+    throw_type(env, "linkFiles(from, to, errnos, callback): as many targets as sources, an Int32Array slot for each");
+    goto fail;
+  }
+  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    goto fail;
+  }
+  CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->errnos_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->callback_ref));
+  if (!queue_job(env, "strata:linkFiles", link_files_execute, link_files_complete, job, &job->work)) goto fail;
+  return undefined_value(env);
+fail:
+  link_files_free(env, job);
+  return NULL;
 }
 
 /* ---- prefetchFiles(paths, callback) -------------------------------------------------------
@@ -922,10 +1243,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lstatDir", NULL, js_lstat_dir, NULL, NULL, NULL, napi_enumerable, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignedBuffer", NULL, js_aligned_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"readFileInto", NULL, js_read_file_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readFilesInto", NULL, js_read_files_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkFiles", NULL, js_link_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchFiles", NULL, js_prefetch_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"treeFingerprintAsync", NULL, js_tree_fingerprint_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -257,6 +257,61 @@ export function encodeHeader(fields: UstarFields): Buffer {
   return block;
 }
 
+/** Octal digits of a value known to fit, zero-padded to `digits`, then a NUL. */
+function writeOctal(buf: Buffer, offset: number, digits: number, value: number): void {
+  for (let i = offset + digits - 1; i >= offset; i--) {
+    buf[i] = 0x30 + (value % 8);
+    value = Math.floor(value / 8);
+  }
+  buf[offset + digits] = 0;
+}
+
+/**
+ * encodeHeader for the common entry, written straight into `buf` at `offset` without a block
+ * of its own: an ASCII name of at most 100 bytes, no link name, owner and times that fit in
+ * octal, no PAX records, empty uname/gname, devices 0. False (nothing written) for anything
+ * else. A big COPY's layer is thousands of such headers; the bytes are encodeHeader's (a test
+ * compares them).
+ */
+export function encodePlainHeaderInto(
+  buf: Buffer,
+  offset: number,
+  name: string,
+  typeflag: '0' | '5',
+  mode: number,
+  uid: number,
+  gid: number,
+  size: number,
+  mtime: number,
+): boolean {
+  if (
+    name.length > 100 ||
+    !(uid >= 0 && uid <= MAX_OCTAL_ID && Number.isInteger(uid)) ||
+    !(gid >= 0 && gid <= MAX_OCTAL_ID && Number.isInteger(gid)) ||
+    !(size >= 0 && size <= MAX_OCTAL_SIZE && Number.isInteger(size)) ||
+    !(mtime >= 0 && mtime <= MAX_OCTAL_SIZE && Number.isInteger(mtime)) ||
+    !isAscii(name)
+  )
+    return false;
+  buf.fill(0, offset, offset + BLOCK_SIZE);
+  buf.write(name, offset, 'latin1');
+  writeOctal(buf, offset + 100, 7, mode & 0o7777);
+  writeOctal(buf, offset + 108, 7, uid);
+  writeOctal(buf, offset + 116, 7, gid);
+  writeOctal(buf, offset + 124, 11, size);
+  writeOctal(buf, offset + 136, 11, mtime);
+  buf[offset + 156] = typeflag.charCodeAt(0);
+  USTAR_MAGIC.copy(buf, offset + 257);
+  writeOctal(buf, offset + 329, 7, 0);
+  writeOctal(buf, offset + 337, 7, 0);
+  let sum = 8 * 0x20; // the checksum field counts as spaces
+  for (let i = offset; i < offset + 148; i++) sum += buf[i] as number;
+  for (let i = offset + 156; i < offset + BLOCK_SIZE; i++) sum += buf[i] as number;
+  writeOctal(buf, offset + 148, 6, sum);
+  buf[offset + 155] = 0x20;
+  return true;
+}
+
 /**
  * Decodes one header block. Returns undefined for an all-zero block (end of archive).
  * A checksum mismatch is a BuilderError with code EINVAL.

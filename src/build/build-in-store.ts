@@ -108,7 +108,7 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
     ...(resolveMissingBase === undefined ? {} : { resolveMissingBase }),
     store: buildStore,
     snapshotter: choice.snapshotter,
-    writeLayer: async (tar: Readable, signal?: AbortSignal) => {
+    writeLayer: async (tar: Readable | AsyncIterable<Uint8Array>, signal?: AbortSignal) => {
       const layer = await writeLayer(store.content, tar, {
         compression: options.compression?.type ?? 'none',
         ...(options.compression?.level === undefined ? {} : { level: options.compression.level }),

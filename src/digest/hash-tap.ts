@@ -74,17 +74,45 @@ export class HashTap extends Transform {
     return this.#digest;
   }
 
+  /** Counts `chunk`; an error, and nothing counted, when it goes past maxSize. */
+  #count(chunk: Uint8Array): BuilderError | undefined {
+    const next = this.#bytes + chunk.byteLength;
+    if (this.maxSize !== undefined && next > this.maxSize)
+      return new BuilderError('EDIGEST', `content is larger than its declared size of ${this.maxSize} bytes`);
+    this.#bytes = next;
+    return undefined;
+  }
+
   override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : (chunk as Uint8Array);
-    const next = this.#bytes + buf.byteLength;
-    if (this.maxSize !== undefined && next > this.maxSize) {
-      callback(
-        new BuilderError('EDIGEST', `content is larger than its declared size of ${this.maxSize} bytes`),
-      );
+    const tooLarge = this.#count(buf);
+    if (tooLarge) {
+      callback(tooLarge);
       return;
     }
-    this.#bytes = next;
     this.#hasher.push(buf, (err) => (err ? callback(err) : callback(null, buf)));
+  }
+
+  /**
+   * The tap without a stream: yields `source`'s chunks as they are hashed and counted, checks
+   * the end as the stream would. Stream plumbing (buffers, callbacks, the byte-mode readable
+   * joining chunks) cost a 100 MB layer's writer ~40 ms on the main thread, which the tar
+   * writer needs.
+   */
+  async *through(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      signal?.throwIfAborted();
+      const tooLarge = this.#count(chunk);
+      if (tooLarge) throw tooLarge;
+      await new Promise<void>((resolve, reject) =>
+        this.#hasher.push(chunk, (err) => (err ? reject(err) : resolve())),
+      );
+      yield chunk;
+    }
+    await new Promise<void>((resolve, reject) => this._flush((err) => (err ? reject(err) : resolve())));
   }
 
   override _flush(callback: TransformCallback): void {

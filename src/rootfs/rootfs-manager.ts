@@ -27,7 +27,11 @@ export interface LayerRef {
   uncompressedSize: number;
 }
 
-export type WriteLayerFn = (tar: Readable, signal?: AbortSignal) => Promise<LayerRef>;
+/** Stores a layer tar (a stream, or the tar writer's generator of blocks). */
+export type WriteLayerFn = (
+  tar: Readable | AsyncIterable<Uint8Array>,
+  signal?: AbortSignal,
+) => Promise<LayerRef>;
 
 export interface RootfsOptions {
   content: BlobProvider;

@@ -5,8 +5,8 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
-import { lgetxattr, llistxattr } from '../sys/index.js';
-import type { Change, ChangeOptions, EntryType } from './types.js';
+import { type DirStats, dirStats, LSTAT_FIELDS, lgetxattr, llistxattr } from '../sys/index.js';
+import type { Change, ChangeOptions, ChangeStat, EntryType } from './types.js';
 
 export function entryType(st: Stats): EntryType | undefined {
   if (st.isFile()) return 'file';
@@ -53,10 +53,21 @@ function isWhiteoutDevice(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
+const S_IFMT = 0o170000;
+const TYPE_OF_MODE: ReadonlyMap<number, EntryType> = new Map([
+  [0o100000, 'file'],
+  [0o040000, 'directory'],
+  [0o120000, 'symlink'],
+  [0o020000, 'char'],
+  [0o060000, 'block'],
+  [0o010000, 'fifo'],
+  [0o140000, 'socket'],
+]);
+
 function changed(
   path: string,
   source: string,
-  st: Stats,
+  st: ChangeStat,
   type: EntryType,
   xattrs?: Record<string, Buffer>,
 ): Change {
@@ -75,7 +86,67 @@ function changed(
  * Needs the native addon (xattrs).
  */
 export async function upperChanges(upperDir: string, options: ChangeOptions = {}): Promise<Change[]> {
+  return upperChangesWith(upperDir, options, dirStats());
+}
+
+/** upperChanges reading directories with `lstatDir` (the addon's), or entry by entry without it. */
+export function upperChangesWith(
+  upperDir: string,
+  options: ChangeOptions,
+  lstatDir: ((dir: string, xattrs: boolean) => DirStats) | undefined,
+): Change[] {
   const out: Change[] = [];
+  /** Throws for overlay entries whose content is elsewhere; true for an opaque directory. */
+  const overlayMarks = (source: string, names: readonly string[], type: EntryType): boolean => {
+    if (names.includes(`${OVERLAY_PREFIX}redirect`) || names.includes(`${OVERLAY_PREFIX}metacopy`)) {
+      throw new BuilderError(
+        'EPRECONDITION',
+        `${source} is an overlayfs redirect or metacopy entry; its content lives in a lower layer`,
+        { hint: 'mount overlays with redirect_dir=off and metacopy=off (the snapshotter does)' },
+      );
+    }
+    return (
+      type === 'directory' &&
+      names.includes(`${OVERLAY_PREFIX}opaque`) &&
+      lgetxattr(source, `${OVERLAY_PREFIX}opaque`)?.toString() === 'y'
+    );
+  };
+  // One native call per directory where the addon has it (names sorted, lstat and xattr names
+  // of every entry): 5,000 files cost ~45 ms as an lstat and an llistxattr each from here.
+  const walkNative = (rel: string, abs: string, read: (dir: string, xattrs: boolean) => DirStats): void => {
+    const { names, stats, xattrs } = read(abs, options.xattrs === true);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const source = `${abs}/${name}`;
+      const f = i * LSTAT_FIELDS;
+      const st: ChangeStat = {
+        mode: stats[f] as number,
+        uid: stats[f + 1] as number,
+        gid: stats[f + 2] as number,
+        size: stats[f + 3] as number,
+        mtimeMs: stats[f + 4] as number,
+        dev: stats[f + 5] as number,
+        ino: stats[f + 6] as number,
+        nlink: stats[f + 7] as number,
+        rdev: stats[f + 8] as number,
+      };
+      const type = TYPE_OF_MODE.get(st.mode & S_IFMT);
+      if (type === 'char' && st.rdev === 0) {
+        out.push({ kind: 'whiteout', path });
+        continue;
+      }
+      if (type === undefined) continue;
+      const xattrNames = xattrs[i] ?? [];
+      const opaque = overlayMarks(source, xattrNames, type);
+      const values = options.xattrs === true ? readXattrs(source, xattrNames) : undefined;
+      out.push(changed(path, source, st, type, values));
+      if (type === 'directory') {
+        if (opaque) out.push({ kind: 'opaque', path });
+        walkNative(path, source, read);
+      }
+    }
+  };
   // Synchronous readdir/lstat: each is a few µs, while an awaited one costs a thread-pool round
   // trip (~50 µs here): 5,000 files took 0.4 s awaited, 0.03 s like this, which blocks the event
   // loop for less time than the round trips would have taken.
@@ -92,27 +163,17 @@ export async function upperChanges(upperDir: string, options: ChangeOptions = {}
       if (type === undefined) continue;
       const needXattrs = type === 'directory' || options.xattrs === true;
       const names = needXattrs ? llistxattr(source) : [];
-      if (names.includes(`${OVERLAY_PREFIX}redirect`) || names.includes(`${OVERLAY_PREFIX}metacopy`)) {
-        throw new BuilderError(
-          'EPRECONDITION',
-          `${source} is an overlayfs redirect or metacopy entry; its content lives in a lower layer`,
-          { hint: 'mount overlays with redirect_dir=off and metacopy=off (the snapshotter does)' },
-        );
-      }
+      const opaque = overlayMarks(source, names, type);
       const xattrs = options.xattrs === true ? readXattrs(source, names) : undefined;
       out.push(changed(path, source, st, type, xattrs));
       if (type === 'directory') {
-        if (
-          names.includes(`${OVERLAY_PREFIX}opaque`) &&
-          lgetxattr(source, `${OVERLAY_PREFIX}opaque`)?.toString() === 'y'
-        ) {
-          out.push({ kind: 'opaque', path });
-        }
+        if (opaque) out.push({ kind: 'opaque', path });
         walk(path, source);
       }
     }
   };
-  walk('', upperDir);
+  if (lstatDir === undefined) walk('', upperDir);
+  else walkNative('', upperDir.replace(/(.)\/+$/, '$1'), lstatDir);
   return out;
 }
 

@@ -103,7 +103,7 @@ export type Change =
       type: EntryType;
       /** Where to read it from on disk. */
       source: string;
-      stat: Stats;
+      stat: ChangeStat;
       /** Extended attributes to record (overlay's own trusted.overlay.* excluded); only with {xattrs: true}. */
       xattrs?: Record<string, Buffer>;
     }
@@ -111,6 +111,12 @@ export type Change =
   | { kind: 'whiteout'; path: string }
   /** The directory hides everything below it in lower layers: the layer writes `<dir>/.wh..wh..opq`. */
   | { kind: 'opaque'; path: string };
+
+/** What a layer needs of a changed entry's lstat (fs.Stats has it; upperChanges reads just this). */
+export type ChangeStat = Pick<
+  Stats,
+  'mode' | 'uid' | 'gid' | 'size' | 'mtimeMs' | 'dev' | 'ino' | 'nlink' | 'rdev'
+>;
 
 export interface ChangeOptions {
   /** Read extended attributes of changed entries (needs the native addon). */

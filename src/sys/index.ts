@@ -11,9 +11,13 @@ export {
 export { type MountInfo, mountsUnder, parseMountInfo, readMountInfo } from './mountinfo.js';
 export {
   type DirectIo,
+  type DirStats,
   directIo,
-  fileReader,
+  dirStats,
+  filesLinker,
+  filesReader,
   isErrno,
+  LSTAT_FIELDS,
   lgetxattr,
   llistxattr,
   locateAddon,

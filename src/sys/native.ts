@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 import { BuilderError } from '../errors.js';
 
 /** The functions the addon exports; see native/strata_sys.c. */
@@ -37,7 +38,15 @@ interface Addon {
   /** Absent from an addon built before they were added. */
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
-  readFileInto?(path: string, buffer: Uint8Array, offset: number, size: number): number;
+  lstatDir?(dir: string, xattrs: boolean): DirStats;
+  readFilesInto?(
+    paths: string[],
+    buffer: Uint8Array,
+    ranges: Float64Array,
+    counts: Float64Array,
+    callback: (err: Error | null) => void,
+  ): void;
+  linkFiles?(from: string[], to: string[], errnos: Int32Array, callback: (err: Error | null) => void): void;
   prefetchFiles?(paths: string[], callback: () => void): void;
   /** Only the worker form: a build must not walk its context on the main thread. */
   treeFingerprintAsync?(
@@ -49,7 +58,11 @@ interface Addon {
   /** Present when the Node binary exports OpenSSL's SHA-256. */
   sha256Init?(): Buffer;
   sha256Update?(state: Buffer, data: Uint8Array): void;
-  sha256UpdateAsync?(state: Buffer, data: Uint8Array, callback: (err: Error | null) => void): void;
+  sha256UpdateAsync?(
+    state: Buffer,
+    data: Uint8Array | Uint8Array[],
+    callback: (err: Error | null) => void,
+  ): void;
   sha256Final?(state: Buffer): Buffer;
   constants: Readonly<Record<string, number>>;
 }
@@ -185,6 +198,18 @@ export interface TreeFingerprint {
   newestNs: bigint;
 }
 
+/** A directory's entries, lstat'ed (see dirStats). */
+export interface DirStats {
+  /** In byte order. */
+  names: string[];
+  /** LSTAT_FIELDS numbers per entry: mode, uid, gid, size, mtimeMs, dev, ino, nlink, rdev. */
+  stats: Float64Array;
+  /** Per entry its xattr names, or null: listed for directories, for everything when asked. */
+  xattrs: (string[] | null)[];
+}
+
+export const LSTAT_FIELDS = 9;
+
 /** An optional addon function, bound; undefined without the addon or in one built before it. */
 function optional<K extends keyof Addon>(name: K): NonNullable<Addon[K]> | undefined {
   const state = load();
@@ -194,12 +219,54 @@ function optional<K extends keyof Addon>(name: K): NonNullable<Addon[K]> | undef
 }
 
 /**
- * Reads a whole small file into buffer[offset, offset + size) in one native call (open, read,
- * a probe read past size, close): the bytes read, size + 1 when the file is longer. Undefined
+ * A directory's entries with their lstat (and xattr names) in one native call; undefined
  * without the addon (or an older one). Throws fs-like errors.
  */
-export function fileReader(): Addon['readFileInto'] {
-  return optional('readFileInto');
+export function dirStats(): Addon['lstatDir'] {
+  return optional('lstatDir');
+}
+
+/**
+ * Whole small files read into `buffer` on a libuv worker: file i goes to buffer[ranges[2i],
+ * ranges[2i] + ranges[2i+1]), and the promise gives the bytes read from each (size + 1 when the
+ * file is longer: it grew since its stat).
+ * The buffer must not be touched until it settles. Rejects with the first file's fs-like error.
+ * Undefined without the addon (or an older one).
+ */
+export function filesReader():
+  | ((paths: string[], buffer: Uint8Array, ranges: Float64Array) => Promise<Float64Array>)
+  | undefined {
+  const read = optional('readFilesInto');
+  return (
+    read &&
+    ((paths, buffer, ranges) =>
+      new Promise((resolve, reject) => {
+        const counts = new Float64Array(paths.length);
+        read(paths, buffer, ranges, counts, (err) => (err ? reject(err) : resolve(counts)));
+      }))
+  );
+}
+
+/**
+ * link(from[i], to[i]) for each i on a libuv worker; resolves to each call's error code
+ * ('EEXIST', …) or undefined where it linked. Undefined without the addon (or an older one).
+ */
+export function filesLinker():
+  | ((from: string[], to: string[]) => Promise<(string | undefined)[]>)
+  | undefined {
+  const link = optional('linkFiles');
+  return (
+    link &&
+    ((from, to) =>
+      new Promise((resolve, reject) => {
+        const errnos = new Int32Array(from.length);
+        link(from, to, errnos, (err) =>
+          err
+            ? reject(err)
+            : resolve(Array.from(errnos, (n) => (n === 0 ? undefined : getSystemErrorName(-n)))),
+        );
+      }))
+  );
 }
 
 /**
@@ -266,7 +333,8 @@ export function directIo(): DirectIo | undefined {
 export interface NativeSha256 {
   init(): Buffer;
   update(state: Buffer, data: Uint8Array): void;
-  updateAsync(state: Buffer, data: Uint8Array, callback: (err: Error | null) => void): void;
+  /** `data` in order, on a libuv worker: several chunks go in one trip. */
+  updateAsync(state: Buffer, data: Uint8Array | Uint8Array[], callback: (err: Error | null) => void): void;
   final(state: Buffer): Buffer;
 }
 

@@ -2,11 +2,12 @@
 // reader on hand-made overlay entries, and mount cleanup after failures and crashes.
 
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BuilderError } from '../../src/errors.js';
+import { upperChangesWith } from '../../src/snapshot/changes.js';
 import {
   CopySnapshotter,
   cleanupStaleMounts,
@@ -16,7 +17,8 @@ import {
   upperChanges,
   withMounted,
 } from '../../src/snapshot/index.js';
-import { lsetxattr, mknod, S_IF } from '../../src/sys/index.js';
+import type { Change } from '../../src/snapshot/types.js';
+import { dirStats, lsetxattr, mknod, S_IF } from '../../src/sys/index.js';
 import { mountReason, mountsBelow, overlayReason, skipIf, tempRoot } from './prereqs.js';
 import { snapshotterSuite, summarize } from './snapshotter-suite.js';
 
@@ -109,8 +111,44 @@ test('upperChanges reads whiteouts, opaque dirs and xattrs from a hand-made uppe
     const dev = changes.find((c) => c.path === 'realdev');
     assert.ok(dev?.kind === 'changed' && dev.type === 'char');
 
+    // The addon's one-call-per-directory walk and the entry-by-entry one agree, field by field.
+    await writeFile(join(upper, 'a', 'b', 'caf\u00e9'), 'non-ASCII names sort by bytes');
+    await writeFile(join(upper, 'a', 'b', 'Z'), 'upper case first');
+    await symlink('a/b/f', join(upper, 'link'));
+    mknod(join(upper, 'pipe'), S_IF.FIFO | 0o644, 0, 0);
+    const lstatDir = dirStats();
+    assert.ok(lstatDir, 'the native addon (npm run build:native) has lstatDir');
+    const fields = (list: Change[]) =>
+      list.map((c) =>
+        c.kind !== 'changed'
+          ? c
+          : {
+              ...c,
+              stat: [
+                c.stat.mode,
+                c.stat.uid,
+                c.stat.gid,
+                c.stat.size,
+                c.stat.mtimeMs,
+                c.stat.dev,
+                c.stat.ino,
+                c.stat.nlink,
+                c.stat.rdev,
+              ],
+            },
+      );
+    for (const xattrs of [true, false]) {
+      const native = upperChangesWith(upper, { xattrs }, lstatDir);
+      assert.deepEqual(fields(native), fields(upperChangesWith(upper, { xattrs }, undefined)));
+      assert.ok(native.some((c) => c.path === 'a/b/caf\u00e9') && native.some((c) => c.path === 'pipe'));
+    }
+
     lsetxattr(join(upper, 'a', 'b'), 'trusted.overlay.redirect', '/elsewhere');
     await assert.rejects(upperChanges(upper), (e) => e instanceof BuilderError && e.code === 'EPRECONDITION');
+    assert.throws(
+      () => upperChangesWith(upper, {}, undefined),
+      (e) => e instanceof BuilderError && e.code === 'EPRECONDITION',
+    );
   } finally {
     await root.cleanup();
   }

@@ -39,7 +39,7 @@ import { chompHeredoc } from '../../dockerfile/parser/heredoc.js';
 import { BuilderError } from '../../errors.js';
 import { type Owner, resolveOwner } from '../../rootfs/users.js';
 import { secureJoin } from '../../runtime/secure-join.js';
-import type { FilePool } from '../../snapshot/file-pool.js';
+import type { FilePool, PoolLinkBatch } from '../../snapshot/file-pool.js';
 import { isErrno, lgetxattr, llistxattr, lsetxattr } from '../../sys/index.js';
 import { cleanPath } from './config.js';
 import { childPath, DestinationResolver, type Target } from './copy-dest.js';
@@ -121,6 +121,8 @@ interface Ctx {
   dest: DestinationResolver;
   /** With spec.direct: directories this copy created (nothing below them is in the lower layers). */
   fresh?: Set<string>;
+  /** With spec.direct and a pool: small files' links, made on a worker meanwhile. */
+  links?: PoolLinkBatch | undefined;
 }
 
 /** What the layers below have at `path` (not following a final symlink), or undefined. */
@@ -368,6 +370,14 @@ function copyToFreshPath(ctx: Ctx, entry: SelectedEntry, dest: string, source: M
   }
   if (!st.isFile()) return false;
   const pooled = ctx.fresh === undefined ? undefined : pooledFile(ctx, entry, dest, source);
+  if (pooled !== undefined && ctx.links !== undefined && st.size <= SYNC_COPY_MAX) {
+    ctx.links.add(pooled.key, target.host, () => {
+      // Not in the pool: copied as linkTo's false would have it (EEXIST: written twice).
+      if (!writeCopy(ctx, entry.abs, target.host, source, 'wx', pooled))
+        throw new NotDirectError(`${dest} needs the copy through the mount`);
+    });
+    return true;
+  }
   if (pooled !== undefined) {
     try {
       if (pooled.pool.linkTo(pooled.key, target.host)) return true;
@@ -387,7 +397,10 @@ async function copyEntry(ctx: Ctx, entry: SelectedEntry, dest: string): Promise<
   const st = entry.stat;
   const from = entry.abs;
   const meta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
-  if (copyToFreshPath(ctx, entry, dest, meta)) return;
+  if (copyToFreshPath(ctx, entry, dest, meta)) {
+    if (ctx.links?.full) await ctx.links.send();
+    return;
+  }
   const target = ctx.dest.resolve(dest);
   const host = target.host;
   if (ctx.fresh !== undefined) {
@@ -511,7 +524,24 @@ export async function performCopy(rootfs: string, spec: CopySpec): Promise<void>
     throw new NotDirectError('this copy needs the rootfs mounted (--chown, --parents, heredocs, ADD)');
   const owner = spec.chown === undefined ? undefined : await resolveOwner(rootfs, spec.chown);
   const ctx: Ctx = { rootfs, owner, spec, dest: new DestinationResolver(rootfs) };
-  if (spec.direct !== undefined) ctx.fresh = new Set();
+  if (spec.direct !== undefined) {
+    ctx.fresh = new Set();
+    ctx.links = spec.direct.pool?.batch();
+  }
+  try {
+    await copyInto(ctx);
+    await ctx.links?.finish();
+  } catch (err) {
+    // The caller removes the snapshot on failure: not while the worker still links into it.
+    await ctx.links?.settle();
+    if (isErrno(err, 'EEXIST') && ctx.fresh !== undefined)
+      throw new NotDirectError(`${(err as { dest?: string }).dest ?? spec.dest} was written twice`);
+    throw err;
+  }
+}
+
+async function copyInto(ctx: Ctx): Promise<void> {
+  const { spec, rootfs } = ctx;
   const exclude = spec.exclude.length > 0 ? new PatternMatcher(spec.exclude) : undefined;
   const destHostRaw = await secureJoin(rootfs, spec.dest);
   let destStat = await stat(destHostRaw).catch(() => undefined);

@@ -162,19 +162,25 @@ async function writeBatched(
   let used = 0;
   let position = 0;
   let direct: boolean | undefined; // undefined: not tried yet
-  let inFlight: Promise<void> = Promise.resolve();
+  /** Writes not yet done, oldest first. */
+  const inFlight: Promise<void>[] = [];
+  /** Every write done (all of them, even after a failure), then the first failure thrown. */
+  const settled = async () => {
+    const failed = (await Promise.allSettled(inFlight.splice(0))).find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  };
   const buffered = () => {
     if (direct === true) io.setDirect(fh.fd, false);
     direct = false;
   };
   /**
-   * Writes `chunk` at the next position, with O_DIRECT when it works, after the write before
-   * it (one in flight: the caller may fill another buffer meanwhile). `then` runs once written.
+   * Writes `chunk` at the next position, with O_DIRECT when it works, once fewer than `depth`
+   * writes are in flight (the caller may fill another buffer meanwhile). `then` runs once written.
    */
-  const writeNext = async (chunk: Uint8Array, then?: () => void) => {
+  const writeNext = async (chunk: Uint8Array, depth: number, then?: () => void) => {
     const at = position;
     position += chunk.byteLength;
-    await inFlight;
+    while (inFlight.length >= depth) await inFlight.shift();
     if (direct === undefined) {
       try {
         io.setDirect(fh.fd, true);
@@ -189,17 +195,22 @@ async function writeBatched(
       buffered();
       return writeAll(fh, chunk, at);
     });
-    inFlight = then === undefined ? written : written.finally(then);
-    inFlight.catch(() => {});
+    const done = then === undefined ? written : written.finally(then);
+    done.catch(() => {});
+    inFlight.push(done);
   };
   const writeFull = async () => {
-    // The other buffer is written (writeNext waits for it): it may be filled next.
-    await writeNext(stages[current] as Buffer);
+    // Depth 1: every write before is done, the other buffer's too: it may be filled next.
+    await writeNext(stages[current] as Buffer, 1);
     current ^= 1;
     used = 0;
   };
-  /** A tar block that is aligned memory (block-pool.ts) is written as it is: no copy. */
-  const writeBlock = (chunk: Uint8Array) => writeNext(chunk, () => releaseBlock(chunk));
+  /**
+   * A tar block that is aligned memory (block-pool.ts) is written as it is, no copy, with one
+   * more write in flight: the tar writer fills a block in about the time one takes (~1 ms), and
+   * a second one queued keeps the disk busy when a block comes late.
+   */
+  const writeBlock = (chunk: Uint8Array) => writeNext(chunk, 2, () => releaseBlock(chunk));
   try {
     for await (const chunk of chunks) {
       if (
@@ -223,16 +234,21 @@ async function writeBatched(
       // Copied: a recycled tar block can go back (block-pool.ts).
       releaseBlock(chunk);
     }
-    await inFlight;
+    await settled();
     buffered();
     if (used > 0) await writeAll(fh, (stages[current] as Buffer).subarray(0, used), position);
   } catch (err) {
-    await inFlight.catch(() => {});
+    await settled().catch(() => {});
     throw err;
   } finally {
     // Kept for the next blob: fresh memory is what is slow here. Nothing writes them now.
     if (idle.length < 2) idle.push(stages);
   }
+}
+
+/** A Node stream (pipeline tears it down on abort), not a plain (async) iterable of chunks. */
+function isStream(source: BlobSource): source is Readable {
+  return typeof (source as Readable).pipe === 'function';
 }
 
 /** Hashes a new blob on a worker where the addon can (pooled-hasher.ts), else in line. */
@@ -396,12 +412,17 @@ export class FsContentStore implements ContentStore {
         expectedDigest === undefined
           ? newBlobTap(expectedSize)
           : verifyStream(expectedDigest, expectedSize, { what });
-      await pipeline(
-        source,
-        tap,
-        (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks, this.#directIo()),
-        pipelineOptions,
-      );
+      if (isStream(source)) {
+        await pipeline(
+          source,
+          tap,
+          (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks, this.#directIo()),
+          pipelineOptions,
+        );
+      } else {
+        // Our own producers (the tar writer's generator): no stream between them and the disk.
+        await writeBatched(fh, tap.through(source, signal), this.#directIo());
+      }
       if (expectedSize !== undefined && tap.bytes !== expectedSize)
         throw sizeMismatch(what, tap.bytes, expectedSize);
       const digest = tap.digest();

@@ -71,14 +71,17 @@ export class PooledSha256 implements StreamHasher {
   }
 
   #pump(): void {
-    if (this.#busy) return;
-    const chunk = this.#queue.shift();
-    if (chunk === undefined) return;
+    if (this.#busy || this.#queue.length === 0) return;
+    // Everything queued goes in one job: the worker does not wait for this thread (busy with
+    // the next tar block) between chunks. A 100 MB layer's hashing is its write's critical path.
+    const chunks = this.#queue.splice(0);
     this.#busy = true;
-    this.#sha.updateAsync(this.#state, chunk, (err) => {
+    this.#sha.updateAsync(this.#state, chunks, (err) => {
       this.#busy = false;
-      this.#queued -= chunk.byteLength;
-      releaseBlock(chunk);
+      for (const chunk of chunks) {
+        this.#queued -= chunk.byteLength;
+        releaseBlock(chunk);
+      }
       if (err) this.#error = err;
       else this.#pump();
       this.#waiter?.();

@@ -7,6 +7,7 @@ import {
   decodeNumeric,
   encodeHeader,
   encodeNumeric,
+  encodePlainHeaderInto,
   MAX_OCTAL_ID,
   MAX_OCTAL_SIZE,
   splitUstarPath,
@@ -126,5 +127,50 @@ describe('header blocks', () => {
     block.write('        ', 148, 8, 'latin1');
     block.write(`${computeChecksum(block).unsigned.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
     assert.equal(decodeHeader(block)?.name, 'f\u00e9e');
+  });
+});
+
+describe('plain headers written in place', () => {
+  const cases: Array<[string, '0' | '5', number, number, number, number, number]> = [
+    ['usr/bin/env', '0', 0o755, 0, 0, 12345, 1_700_000_000],
+    ['app/', '5', 0o4755, 1000, 1000, 0, 0],
+    ['a'.repeat(100), '0', 0o7777, MAX_OCTAL_ID, MAX_OCTAL_ID, MAX_OCTAL_SIZE, MAX_OCTAL_SIZE],
+    ['x', '0', 0o100644, 7, 8, 1, 1],
+  ];
+  for (const [name, typeflag, mode, uid, gid, size, mtime] of cases) {
+    test(`${name.slice(0, 20)} (${typeflag}) is encodeHeader's block, at an offset, over old bytes`, () => {
+      const buf = Buffer.alloc(3 * BLOCK_SIZE, 0xaa);
+      assert.equal(encodePlainHeaderInto(buf, BLOCK_SIZE, name, typeflag, mode, uid, gid, size, mtime), true);
+      const expected = encodeHeader({ ...fields, name, typeflag, mode, uid, gid, size, mtime });
+      assert.deepEqual(buf.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE), expected);
+      assert.ok(
+        buf.subarray(0, BLOCK_SIZE).every((b) => b === 0xaa),
+        'nothing before it written',
+      );
+      assert.ok(
+        buf.subarray(2 * BLOCK_SIZE).every((b) => b === 0xaa),
+        'nothing after it written',
+      );
+    });
+  }
+
+  test('anything a plain header cannot hold is left to encodeHeader and PAX records', () => {
+    const buf = Buffer.alloc(BLOCK_SIZE, 0xaa);
+    const refused: Array<[string, number, number, number, number]> = [
+      ['a'.repeat(101), 0, 0, 0, 0],
+      ['caf\u00e9', 0, 0, 0, 0],
+      ['x', MAX_OCTAL_ID + 1, 0, 0, 0],
+      ['x', 0, -1, 0, 0],
+      ['x', 0, 0, MAX_OCTAL_SIZE + 1, 0],
+      ['x', 0, 0, 0, 1.5],
+      ['x', 0, 0, 0, -1],
+    ];
+    for (const [name, uid, gid, size, mtime] of refused) {
+      assert.equal(encodePlainHeaderInto(buf, 0, name, '0', 0o644, uid, gid, size, mtime), false, name);
+      assert.ok(
+        buf.every((b) => b === 0xaa),
+        `${name}: nothing written`,
+      );
+    }
   });
 });

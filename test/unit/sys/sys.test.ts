@@ -1,16 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BuilderError } from '../../../src/errors.js';
 import {
   compactOverlayData,
-  fileReader,
+  dirStats,
+  filesLinker,
+  filesReader,
+  LSTAT_FIELDS,
   lgetxattr,
+  lsetxattr,
   MNT,
   MS,
   mountsUnder,
+  nativeSha256,
   parseMountInfo,
   parseMountOptions,
   prefetchFiles,
@@ -129,24 +135,104 @@ test('addon errors look like Node fs errors; argument errors are TypeErrors', (t
   assert.equal(lgetxattr('/', 'user.strata-absent'), null);
 });
 
-test('prefetchFiles and readFileInto: best-effort read-ahead; one-call whole-file reads that see growth', async (t) => {
+test('prefetchFiles and filesReader: best-effort read-ahead; whole-file reads on a worker that see growth', async (t) => {
   if (skipIf(t, sysAvailable() ? undefined : `native addon unavailable: ${sysUnavailableReason()}`)) return;
   const dir = mkdtempSync(join(tmpdir(), 'strata-sys-'));
   try {
     const file = join(dir, 'f');
+    const other = join(dir, 'g');
     writeFileSync(file, 'hello');
+    writeFileSync(other, 'abc');
     // Missing paths and directories are skipped, not errors; it resolves once the requests are made.
     await prefetchFiles([file, join(dir, 'missing'), dir]);
     await assert.rejects(prefetchFiles('nope' as never) as Promise<void>, TypeError);
-    const read = fileReader() as NonNullable<ReturnType<typeof fileReader>>;
+    const read = filesReader() as NonNullable<ReturnType<typeof filesReader>>;
     const buf = Buffer.alloc(16, 0x2e);
-    assert.equal(read(file, buf, 3, 5), 5);
-    assert.equal(buf.toString('latin1'), '...hello........');
-    assert.equal(read(file, buf, 0, 4), 5, 'a file longer than the size given reads as size + 1');
-    assert.equal(read(file, buf, 0, 8), 5, 'a shorter one reads as what it has');
-    assert.throws(() => read(file, buf, 10, 8), TypeError, 'the range must lie in the buffer');
-    assert.throws(() => read(join(dir, 'missing'), buf, 0, 1), { code: 'ENOENT', syscall: 'open' });
+    assert.deepEqual([...(await read([file, other], buf, Float64Array.of(3, 5, 10, 3)))], [5, 3]);
+    assert.equal(buf.toString('latin1'), '...hello..abc...');
+    assert.deepEqual(
+      [...(await read([file, file], buf, Float64Array.of(0, 4, 8, 8)))],
+      [5, 5],
+      'a file longer than the size given reads as size + 1, a shorter one as what it has',
+    );
+    await assert.rejects(
+      read([file], buf, Float64Array.of(10, 8)),
+      TypeError,
+      'the range must lie in the buffer',
+    );
+    await assert.rejects(read([file], buf, Float64Array.of(0)), TypeError, 'an offset and a size per path');
+    await assert.rejects(read([other, join(dir, 'missing')], buf, Float64Array.of(0, 3, 3, 1)), {
+      code: 'ENOENT',
+      syscall: 'open',
+      path: join(dir, 'missing'),
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('filesLinker links on a worker and reports each failure; dirStats lists a directory with lstat and xattr names', async (t) => {
+  if (skipIf(t, sysAvailable() ? undefined : `native addon unavailable: ${sysUnavailableReason()}`)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'strata-sys-'));
+  try {
+    const file = join(dir, 'f');
+    writeFileSync(file, 'x');
+    const link = filesLinker() as NonNullable<ReturnType<typeof filesLinker>>;
+    assert.deepEqual(
+      await link([file, join(dir, 'missing'), file], [join(dir, 'l1'), join(dir, 'l2'), join(dir, 'l1')]),
+      [undefined, 'ENOENT', 'EEXIST'],
+    );
+    assert.equal(statSync(join(dir, 'l1')).ino, statSync(file).ino);
+    await assert.rejects(link([file], []), TypeError);
+
+    mkdirSync(join(dir, 'sub'));
+    lsetxattr(join(dir, 'sub'), 'user.strata-test', 'd');
+    lsetxattr(file, 'user.strata-test', 'f');
+    const lstatDir = dirStats() as NonNullable<ReturnType<typeof dirStats>>;
+    const listed = lstatDir(dir, false);
+    assert.deepEqual(listed.names, ['f', 'l1', 'sub']);
+    const st = lstatSync(join(dir, 'l1'));
+    const f = LSTAT_FIELDS;
+    assert.deepEqual(
+      [...listed.stats.subarray(f, 2 * f)],
+      [st.mode, st.uid, st.gid, st.size, st.mtimeMs, st.dev, st.ino, st.nlink, st.rdev],
+    );
+    assert.equal(listed.xattrs[0], null, "files' xattrs are listed only when asked");
+    assert.deepEqual(listed.xattrs[2], ['user.strata-test'], "directories' always are");
+    assert.deepEqual(lstatDir(dir, true).xattrs, [
+      ['user.strata-test'],
+      ['user.strata-test'],
+      ['user.strata-test'],
+    ]);
+    assert.equal(lstatDir(join(dir, 'sub'), true).names.length, 0);
+    assert.throws(() => lstatDir(join(dir, 'missing'), false), { code: 'ENOENT', syscall: 'opendir' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sha256UpdateAsync hashes a list of chunks in order, as one chunk would', async (t) => {
+  const sha = nativeSha256();
+  if (
+    skipIf(
+      t,
+      sha ? undefined : `native SHA-256 unavailable: ${sysUnavailableReason() ?? 'no OpenSSL symbols'}`,
+    )
+  )
+    return;
+  const native = sha as NonNullable<typeof sha>;
+  const parts = [
+    Buffer.from('a'.repeat(100)),
+    Buffer.from('b'.repeat(1000)),
+    Buffer.alloc(0),
+    Buffer.from('c'),
+  ];
+  const state = native.init();
+  await new Promise<void>((resolve, reject) =>
+    native.updateAsync(state, parts, (err) => (err ? reject(err) : resolve())),
+  );
+  assert.equal(
+    native.final(state).toString('hex'),
+    createHash('sha256').update(Buffer.concat(parts)).digest('hex'),
+  );
 });
