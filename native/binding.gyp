@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "strata_sys",
-      "sources": ["strata_sys.c", "sha256.c", "tree_fingerprint.c"],
+      "sources": ["strata_sys.c", "sha256.c", "tar_writer.c", "tree_fingerprint.c"],
+      "libraries": ["-pthread"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
     },

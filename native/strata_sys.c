@@ -29,6 +29,7 @@
 #include <node_api.h>
 
 #include "sha256.h"
+#include "tar_writer.h"
 #include "tree_fingerprint.h"
 
 /* ---- errno names ------------------------------------------------------------------ */
@@ -198,6 +199,11 @@ static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_va
 }
 
 /* An array of strings (undefined: none), copied out; free with free_strings(). */
+/*
+ * Reads `value`, an array of strings or one string of them joined by NUL bytes (one conversion
+ * instead of one per string: a tar block's ~50 paths, a link batch's 1,024), into a fresh
+ * array of malloc'd strings (*out, *count).
+ */
 static bool get_strings(napi_env env, napi_value value, const char *what, char ***out, size_t *count) {
   napi_valuetype type;
   bool is_array = false;
@@ -206,9 +212,33 @@ static bool get_strings(napi_env env, napi_value value, const char *what, char *
   *count = 0;
   if (napi_typeof(env, value, &type) != napi_ok) return false;
   if (type == napi_undefined) return true;
+  if (type == napi_string) {
+    size_t length;
+    char *joined;
+    if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return false;
+    if ((joined = malloc(length + 1)) == NULL) goto nomem;
+    napi_get_value_string_utf8(env, value, joined, length + 1, &length);
+    size_t pieces = 1;
+    for (size_t i = 0; i < length; i++) pieces += joined[i] == '\0';
+    if ((*out = calloc(pieces, sizeof(**out))) == NULL) {
+      free(joined);
+      goto nomem;
+    }
+    for (size_t i = 0, start = 0; i <= length; i++) {
+      if (i < length && joined[i] != '\0') continue;
+      if (((*out)[*count] = strndup(joined + start, i - start)) == NULL) {
+        free(joined);
+        goto nomem;
+      }
+      (*count)++;
+      start = i + 1;
+    }
+    free(joined);
+    return true;
+  }
   if (napi_is_array(env, value, &is_array) != napi_ok || !is_array || napi_get_array_length(env, value, &n) != napi_ok) {
     char message[96];
-    snprintf(message, sizeof(message), "%s must be an array of strings", what);
+    snprintf(message, sizeof(message), "%s must be an array of strings or a NUL-joined string", what);
     throw_type(env, message);
     return false;
   }
@@ -223,6 +253,9 @@ static bool get_strings(napi_env env, napi_value value, const char *what, char *
     *count = i + 1;
   }
   return true;
+nomem:
+  napi_throw_error(env, "ENOMEM", "out of memory");
+  return false;
 }
 
 static void free_strings(char **strings, size_t count) {
@@ -1084,6 +1117,144 @@ fail:
   return NULL;
 }
 
+/* ---- writeTar(fd, headers, headerLengths, sources, sizes, callback(err, result)) ------------
+ *
+ * A layer tar written into `fd` by tar_writer.c on a libuv worker (and two threads of its own):
+ * entry i is headerLengths[i] bytes of `headers` (encoded by archive/tar-writer.ts), then, when
+ * sizes[i] > 0, that many bytes read from sources[i] and zeros to the next 512. `result` is
+ * { digest: SHA-256 hex, size } or, when a file did not have its size, { changed: i, got }.
+ */
+struct tar_job {
+  napi_async_work work;
+  napi_ref headers_ref, callback_ref;
+  int fd;
+  struct tar_plan plan;
+  size_t *header_len;
+  uint64_t *sizes;
+  char **sources;
+  size_t n_sources;
+  struct tar_result result;
+  unsigned char digest[32];
+  int failed;
+};
+
+static int tar_hash_update(void *ctx, const void *data, size_t length) {
+  return sha256_update_fn((sha256_ctx *)ctx, data, length);
+}
+
+static void tar_job_execute(napi_env env, void *hint) {
+  struct tar_job *job = hint;
+  sha256_ctx ctx;
+  sha256_init_fn(&ctx);
+  struct tar_hash hash = {.ctx = &ctx, .update = tar_hash_update};
+  job->failed = tar_write(&job->plan, job->fd, &hash, &job->result) != 0;
+  sha256_final_fn(job->digest, &ctx);
+}
+
+static void tar_job_free(napi_env env, struct tar_job *job) {
+  if (job->headers_ref) napi_delete_reference(env, job->headers_ref);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free_strings(job->sources, job->n_sources);
+  free(job->header_len);
+  free(job->sizes);
+  free(job);
+}
+
+static void tar_job_complete(napi_env env, napi_status status, void *hint) {
+  struct tar_job *job = hint;
+  napi_value callback, global, args[2];
+  napi_get_null(env, &args[0]);
+  napi_get_undefined(env, &args[1]);
+  if (status != napi_ok) {
+    napi_value message;
+    napi_create_string_utf8(env, "writing the tar was canceled", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &args[0]);
+  } else if (job->failed && job->result.err != 0) {
+    long e = job->result.entry;
+    throw_errno(env, job->result.err, job->result.syscall, e >= 0 ? job->sources[e] : NULL);
+    napi_get_and_clear_last_exception(env, &args[0]);
+  } else {
+    napi_value a, b;
+    napi_create_object(env, &args[1]);
+    if (job->failed) {
+      napi_create_double(env, (double)job->result.entry, &a);
+      napi_create_double(env, (double)job->result.got, &b);
+      napi_set_named_property(env, args[1], "changed", a);
+      napi_set_named_property(env, args[1], "got", b);
+    } else {
+      char hex[65];
+      sha256_hex(job->digest, hex);
+      napi_create_string_latin1(env, hex, 64, &a);
+      napi_create_double(env, (double)job->result.size, &b);
+      napi_set_named_property(env, args[1], "digest", a);
+      napi_set_named_property(env, args[1], "size", b);
+    }
+  }
+  if (napi_get_reference_value(env, job->callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok)
+    napi_call_function(env, global, callback, 2, args, NULL);
+  tar_job_free(env, job);
+}
+
+static napi_value js_write_tar(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  napi_valuetype type;
+  int32_t fd;
+  void *headers;
+  size_t headers_length, n_lengths, n_sizes;
+  double *lengths, *sizes;
+  struct tar_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (!get_args(env, info, 6, argv) || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      !get_bytes(env, argv[1], &headers, &headers_length) ||
+      !get_float64s(env, argv[2], "headerLengths", &lengths, &n_lengths) ||
+      !get_strings(env, argv[3], "sources", &job->sources, &job->n_sources) ||
+      !get_float64s(env, argv[4], "sizes", &sizes, &n_sizes))
+    goto fail;
+  if (n_lengths != n_sizes || (n_lengths > 0 && job->n_sources != n_lengths)) {
+    throw_type(env, "writeTar: a header length, a source and a size per entry");
+    goto fail;
+  }
+  job->header_len = calloc(n_lengths + 1, sizeof(*job->header_len));
+  job->sizes = calloc(n_sizes + 1, sizeof(*job->sizes));
+  if (job->header_len == NULL || job->sizes == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < n_lengths; i++) {
+    if (!(lengths[i] >= 0) || lengths[i] != (double)(size_t)lengths[i] || (size_t)lengths[i] % 512 != 0 ||
+        !(sizes[i] >= 0) || sizes[i] != (double)(uint64_t)sizes[i]) {
+      throw_type(env, "writeTar: header lengths are multiples of 512, sizes whole numbers");
+      goto fail;
+    }
+    job->header_len[i] = (size_t)lengths[i];
+    job->sizes[i] = (uint64_t)sizes[i];
+    total += job->header_len[i];
+  }
+  if (total != headers_length) {
+    throw_type(env, "writeTar: the header lengths must add up to the headers' bytes");
+    goto fail;
+  }
+  if (napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    goto fail;
+  }
+  job->fd = fd;
+  job->plan = (struct tar_plan){
+      .count = n_lengths, .headers = headers, .header_len = job->header_len, .sources = job->sources, .sizes = job->sizes};
+  CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->headers_ref));
+  CHECK_NAPI(env, napi_create_reference(env, argv[5], 1, &job->callback_ref));
+  if (!queue_job(env, "strata:writeTar", tar_job_execute, tar_job_complete, job, &job->work)) goto fail;
+  return undefined_value(env);
+fail:
+  tar_job_free(env, job);
+  return NULL;
+}
+
 /* ---- prefetchFiles(paths, callback) -------------------------------------------------------
  *
  * Asks the kernel to read files into the page cache (POSIX_FADV_WILLNEED: the reads are queued,
@@ -1260,6 +1431,8 @@ static napi_value init(napi_env env, napi_value exports) {
         {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
         {"sha256UpdateAsync", NULL, js_sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"sha256Final", NULL, js_sha256_final, NULL, NULL, NULL, napi_enumerable, NULL},
+        /* Hashes with the same OpenSSL functions. */
+        {"writeTar", NULL, js_write_tar, NULL, NULL, NULL, napi_enumerable, NULL},
     };
     if (napi_define_properties(env, exports, sizeof(hashing) / sizeof(hashing[0]), hashing) != napi_ok) return NULL;
   }

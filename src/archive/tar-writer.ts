@@ -11,7 +11,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
-import { filesReader } from '../sys/index.js';
+import { filesReader, tarFileWriter } from '../sys/index.js';
 import { OUT_BLOCK, takeBlock } from './block-pool.js';
 import { encodePaxRecords, paxRecordsFor } from './pax.js';
 import {
@@ -215,6 +215,36 @@ function changedWhileArchiving(path: string, written: number, size: number): Bui
       );
 }
 
+/** The entry's path and link name as written: normalized, refused when they cannot be. */
+function namesOf(entry: TarWriterEntry): { path: string; linkname: string | undefined } {
+  const path = normalizeEntryPath(entry.path, entry.type === 'dir');
+  let linkname = entry.linkname;
+  if (entry.type === 'hardlink') linkname = normalizeEntryPath(entry.linkname ?? '', false);
+  if (linkname?.includes('\0')) throw new BuilderError('EINVAL', `${path}: linkname contains NUL`);
+  return { path, linkname };
+}
+
+/**
+ * The entry's header: written into `buf` at `at` when it is a plain one and there is room
+ * (the bytes written are returned), else encoded on its own (the Buffer is returned).
+ */
+function writeHeader(
+  entry: TarWriterEntry,
+  names: { path: string; linkname: string | undefined },
+  options: TarWriterOptions,
+  buf: Buffer,
+  at: number,
+): number | Buffer {
+  if (at + BLOCK_SIZE <= buf.length && isPlain(entry)) {
+    const size = entry.type === 'file' ? entry.size : 0;
+    const mtime = clampMtime(entry.mtime, options.sourceDateEpoch);
+    const type = entry.type === 'file' ? '0' : '5';
+    if (encodePlainHeaderInto(buf, at, names.path, type, entry.mode, entry.uid, entry.gid, size, mtime))
+      return BLOCK_SIZE;
+  }
+  return encodeEntryHeader({ ...entry, ...names }, options);
+}
+
 export async function* generateTar(
   entries: Iterable<TarWriterEntry> | AsyncIterable<TarWriterEntry>,
   options: TarWriterOptions = {},
@@ -271,24 +301,16 @@ export async function* generateTar(
   for await (const batch of inOrder(entries))
     for (const entry of batch) {
       signal?.throwIfAborted();
-      const path = normalizeEntryPath(entry.path, entry.type === 'dir');
-      let linkname = entry.linkname;
-      if (entry.type === 'hardlink') linkname = normalizeEntryPath(entry.linkname ?? '', false);
-      if (linkname?.includes('\0')) throw new BuilderError('EINVAL', `${path}: linkname contains NUL`);
+      const as = namesOf(entry);
+      const { path } = as;
       const hasBody = entry.type === 'file' && entry.size > 0;
       const pad = hasBody ? paddingFor(entry.size) : 0;
       if (!hasBody || entry.sourcePath !== undefined) {
         if (used === OUT_BLOCK) yield* passOn();
-        const type = entry.type === 'file' ? '0' : '5';
-        const size = entry.type === 'file' ? entry.size : 0;
-        const mtime = clampMtime(entry.mtime, options.sourceDateEpoch);
-        if (
-          isPlain(entry) &&
-          encodePlainHeaderInto(block, used, path, type, entry.mode, entry.uid, entry.gid, size, mtime)
-        ) {
-          used += BLOCK_SIZE;
+        const header = writeHeader(entry, as, options, block, used);
+        if (typeof header === 'number') {
+          used += header;
         } else {
-          const header = encodeEntryHeader({ ...entry, path, linkname }, options);
           if (used + header.length > OUT_BLOCK) yield* passOn();
           if (header.length > OUT_BLOCK) {
             yield* drain();
@@ -332,7 +354,7 @@ export async function* generateTar(
       }
       if (used > 0) yield* passOn();
       yield* drain();
-      yield encodeEntryHeader({ ...entry, path, linkname }, options);
+      yield encodeEntryHeader({ ...entry, ...as }, options);
       if (!hasBody) continue;
       if (!entry.open)
         throw new BuilderError('EINVAL', `${path}: file of ${entry.size} bytes without open()`);
@@ -352,6 +374,79 @@ export async function* generateTar(
   used += END_OF_ARCHIVE.length;
   yield* passOn();
   yield* drain();
+}
+
+/**
+ * A tar of `entries` (a function, so the archive can be made more than once) that reads as
+ * generateTar's blocks, or, where the native addon is, writes itself into a file: headers
+ * encoded here, bodies read, hashed and written by the addon's threads (native/tar_writer.c).
+ * A big COPY's layer then costs this thread its headers only (bigctx: 5,000 files).
+ */
+export class TarArchive implements AsyncIterable<Buffer> {
+  constructor(
+    private readonly entries: () => Iterable<TarWriterEntry> | AsyncIterable<TarWriterEntry>,
+    private readonly options: TarWriterOptions = {},
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return generateTar(this.entries(), this.options);
+  }
+
+  /**
+   * Writes the archive into `fd` (a new regular file, from offset 0): its SHA-256 (hex) and
+   * size. Undefined, with nothing written, where it cannot: no addon, entries that are not a
+   * synchronous iterable, a body that only open() gives.
+   */
+  async writeToFile(fd: number): Promise<{ digest: string; size: number } | undefined> {
+    const write = tarFileWriter();
+    const list = write === undefined ? undefined : this.entries();
+    if (write === undefined || list === undefined || !(Symbol.iterator in list)) return undefined;
+    const { signal } = this.options;
+    let headers = Buffer.allocUnsafe(1 << 20);
+    let used = 0;
+    const lengths: number[] = [];
+    const sources: string[] = [];
+    const sizes: number[] = [];
+    const paths: string[] = [];
+    const room = (n: number) => {
+      if (used + n <= headers.length) return;
+      const grown = Buffer.allocUnsafe(Math.max(2 * headers.length, used + n));
+      headers.copy(grown, 0, 0, used);
+      headers = grown;
+    };
+    for (const entry of list) {
+      signal?.throwIfAborted();
+      const as = namesOf(entry);
+      const hasBody = entry.type === 'file' && entry.size > 0;
+      if (hasBody && entry.sourcePath === undefined) return undefined;
+      room(BLOCK_SIZE);
+      const header = writeHeader(entry, as, this.options, headers, used);
+      if (typeof header === 'number') {
+        used += header;
+        lengths.push(header);
+      } else {
+        room(header.length);
+        header.copy(headers, used);
+        used += header.length;
+        lengths.push(header.length);
+      }
+      sources.push(hasBody ? (entry.sourcePath as string) : '');
+      sizes.push(hasBody ? entry.size : 0);
+      paths.push(as.path);
+    }
+    const written = await write(
+      fd,
+      headers.subarray(0, used),
+      Float64Array.from(lengths),
+      sources,
+      Float64Array.from(sizes),
+    );
+    if ('changed' in written) {
+      const i = written.changed;
+      throw changedWhileArchiving(paths[i] as string, written.got, sizes[i] as number);
+    }
+    return written;
+  }
 }
 
 /** The archive as a byte Readable (backpressured: entries and bodies are pulled on demand). */

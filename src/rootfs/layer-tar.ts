@@ -6,7 +6,7 @@
 
 import { readlinkSync } from 'node:fs';
 import { splitRdev } from '../archive/pack-directory.js';
-import { generateTar, type TarWriterEntry } from '../archive/tar-writer.js';
+import { TarArchive, type TarWriterEntry } from '../archive/tar-writer.js';
 import type { Change } from '../snapshot/types.js';
 
 // Synchronous: the tar writer then takes the 5,000 entries of a big COPY without a promise each.
@@ -79,15 +79,15 @@ function* entriesOf(changes: readonly Change[]): Generator<TarWriterEntry> {
 }
 
 /**
- * The layer tar of `changes`, in recycled output blocks (archive/block-pool.ts): the content
- * store gives them back when the tar is stored as it is; a compressor just lets them go. A
- * generator, not a stream: the store takes it without stream plumbing (HashTap.through).
+ * The layer tar of `changes`: the content store has the addon write it straight into the new
+ * blob (TarArchive.writeToFile); anything else reads its blocks, recycled ones
+ * (archive/block-pool.ts) that the store gives back and a compressor just lets go.
  */
 export function changesToTar(
   changes: readonly Change[],
   options: { sourceDateEpoch?: number; signal?: AbortSignal },
-): AsyncGenerator<Buffer> {
-  return generateTar(entriesOf(changes), {
+): TarArchive {
+  return new TarArchive(() => entriesOf(changes), {
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
     ...(options.signal ? { signal: options.signal } : {}),
     recycleBlocks: true,

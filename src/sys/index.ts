@@ -32,5 +32,7 @@ export {
   sysAvailable,
   sysConstants,
   sysUnavailableReason,
+  type TarWritten,
+  tarFileWriter,
   umount2,
 } from './native.js';

@@ -39,15 +39,30 @@ interface Addon {
   alignedBuffer?(size: number, alignment: number): Buffer;
   setDirect?(fd: number, on: boolean): void;
   lstatDir?(dir: string, xattrs: boolean): DirStats;
+  /** Lists of paths: an array, or one string of them joined by NUL (one conversion for all). */
   readFilesInto?(
-    paths: string[],
+    paths: string[] | string,
     buffer: Uint8Array,
     ranges: Float64Array,
     counts: Float64Array,
     callback: (err: Error | null) => void,
   ): void;
-  linkFiles?(from: string[], to: string[], errnos: Int32Array, callback: (err: Error | null) => void): void;
+  linkFiles?(
+    from: string[] | string,
+    to: string[] | string,
+    errnos: Int32Array,
+    callback: (err: Error | null) => void,
+  ): void;
   prefetchFiles?(paths: string[], callback: () => void): void;
+  /** Present with the SHA-256 functions (it hashes with them). */
+  writeTar?(
+    fd: number,
+    headers: Uint8Array,
+    headerLengths: Float64Array,
+    sources: string[] | string,
+    sizes: Float64Array,
+    callback: (err: Error | null, result?: TarWritten) => void,
+  ): void;
   /** Only the worker form: a build must not walk its context on the main thread. */
   treeFingerprintAsync?(
     path: string,
@@ -227,6 +242,15 @@ export function dirStats(): Addon['lstatDir'] {
 }
 
 /**
+ * Paths for the addon in one string (NUL cannot be in a path, so it separates them): one
+ * conversion per call instead of one per path. A path holding a NUL would split in two, and
+ * the counts the calls check (ranges, targets) would no longer match.
+ */
+function joined(paths: string[]): string[] | string {
+  return paths.length === 0 ? paths : paths.join('\0');
+}
+
+/**
  * Whole small files read into `buffer` on a libuv worker: file i goes to buffer[ranges[2i],
  * ranges[2i] + ranges[2i+1]), and the promise gives the bytes read from each (size + 1 when the
  * file is longer: it grew since its stat).
@@ -242,7 +266,7 @@ export function filesReader():
     ((paths, buffer, ranges) =>
       new Promise((resolve, reject) => {
         const counts = new Float64Array(paths.length);
-        read(paths, buffer, ranges, counts, (err) => (err ? reject(err) : resolve(counts)));
+        read(joined(paths), buffer, ranges, counts, (err) => (err ? reject(err) : resolve(counts)));
       }))
   );
 }
@@ -260,12 +284,42 @@ export function filesLinker():
     ((from, to) =>
       new Promise((resolve, reject) => {
         const errnos = new Int32Array(from.length);
-        link(from, to, errnos, (err) =>
+        link(joined(from), joined(to), errnos, (err) =>
           err
             ? reject(err)
             : resolve(Array.from(errnos, (n) => (n === 0 ? undefined : getSystemErrorName(-n)))),
         );
       }))
+  );
+}
+
+/** What writeTar did: the archive's SHA-256 (hex) and size, or which entry's file had another size. */
+export type TarWritten = { digest: string; size: number } | { changed: number; got: number };
+
+/**
+ * Writes a tar into `fd` (a regular file, from offset 0) on a libuv worker and two threads of
+ * the addon's: entry i is headerLengths[i] bytes of `headers`, then sizes[i] bytes read from
+ * sources[i] and zeros to the next 512, then the end-of-archive marker; hashed as written.
+ * Undefined without the addon (or one without OpenSSL's SHA-256, or an older one).
+ */
+export function tarFileWriter():
+  | ((
+      fd: number,
+      headers: Uint8Array,
+      headerLengths: Float64Array,
+      sources: string[],
+      sizes: Float64Array,
+    ) => Promise<TarWritten>)
+  | undefined {
+  const write = optional('writeTar');
+  return (
+    write &&
+    ((fd, headers, headerLengths, sources, sizes) =>
+      new Promise((resolve, reject) =>
+        write(fd, headers, headerLengths, joined(sources), sizes, (err, result) =>
+          err ? reject(err) : resolve(result as TarWritten),
+        ),
+      ))
   );
 }
 

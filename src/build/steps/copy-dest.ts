@@ -15,7 +15,6 @@ import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { resolveInRoot } from '../../runtime/secure-join.js';
 import { isErrno } from '../../sys/index.js';
-import { cleanPath } from './config.js';
 
 export interface Target {
   host: string;
@@ -25,9 +24,12 @@ export interface Target {
   generation: number;
 }
 
+/** What cleanPath would change in an absolute path: `//`, a `.` or `..` segment, a trailing `/`. */
+const UNCLEAN = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
+
 /** `/a/b`, never `a`, `/a/`, `//a`, `/a/./b` or `/a/../b` (those take secureJoin's own way). */
-function isClean(path: string): boolean {
-  return path.startsWith('/') && cleanPath(path) === path;
+export function isClean(path: string): boolean {
+  return path.startsWith('/') && !UNCLEAN.test(path);
 }
 
 /** `dir/name` for container paths, without doubling the root's slash. */
@@ -54,7 +56,9 @@ export class DestinationResolver {
     const slash = path.lastIndexOf('/');
     const parent = this.dirs.get(slash === 0 ? '/' : path.slice(0, slash));
     if (parent === undefined) return undefined;
-    return { host: join(parent, path.slice(slash + 1)), existing: undefined, generation: this.generation };
+    // join() would normalize again what is already clean: a tree of 5,000 files paid ~10 ms for it.
+    const host = parent.endsWith('/') ? parent + path.slice(slash + 1) : `${parent}/${path.slice(slash + 1)}`;
+    return { host, existing: undefined, generation: this.generation };
   }
 
   /** secureJoin(rootfs, path), and what is there. */

@@ -62,6 +62,15 @@ export interface BlobInfoProvider {
 /** What `write` accepts: a Node stream, an async generator, or chunks in an array. */
 export type BlobSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
+/**
+ * A source that can also write itself into a new file and say what it wrote (a layer tar the
+ * addon writes: archive/tar-writer.ts TarArchive). A store that keeps files may let it;
+ * undefined means it could not, nothing was written, and the store reads it as usual.
+ */
+export interface FileWritable {
+  writeToFile(fd: number): Promise<{ digest: string; size: number } | undefined>;
+}
+
 /** Adds blobs. */
 export interface Ingester {
   write(source: BlobSource, options?: WriteOptions): Promise<WriteResult>;

@@ -43,6 +43,7 @@ import {
   digestOf,
   isDigest,
   isDigestAlgorithm,
+  parseDigest,
 } from '../../digest/digest.js';
 import { HashTap } from '../../digest/hash-tap.js';
 import { verifyStream } from '../../digest/verify-stream.js';
@@ -54,6 +55,7 @@ import {
   type ContentStore,
   DEFAULT_INGEST_MAX_AGE_MS,
   DEFAULT_READ_BYTES_MAX,
+  type FileWritable,
   type ReadBytesOptions,
   type ReadOptions,
   type WriteOptions,
@@ -246,6 +248,10 @@ async function writeBatched(
   }
 }
 
+function isFileWritable(source: BlobSource): source is BlobSource & FileWritable {
+  return typeof (source as Partial<FileWritable>).writeToFile === 'function';
+}
+
 /** A Node stream (pipeline tears it down on abort), not a plain (async) iterable of chunks. */
 function isStream(source: BlobSource): source is Readable {
   return typeof (source as Readable).pipe === 'function';
@@ -408,30 +414,38 @@ export class FsContentStore implements ContentStore {
     const fh = await this.#openTemp(temp);
     let open_ = true;
     try {
-      const tap =
-        expectedDigest === undefined
-          ? newBlobTap(expectedSize)
-          : verifyStream(expectedDigest, expectedSize, { what });
-      if (isStream(source)) {
-        await pipeline(
-          source,
-          tap,
-          (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks, this.#directIo()),
-          pipelineOptions,
-        );
+      // A source that writes itself (a layer tar, by the addon) reports what it wrote and hashed.
+      const itself =
+        expectedDigest === undefined && isFileWritable(source) ? await source.writeToFile(fh.fd) : undefined;
+      let written: { digest: Digest; size: number };
+      if (itself !== undefined) {
+        written = { digest: parseDigest(`sha256:${itself.digest}`), size: itself.size };
       } else {
-        // Our own producers (the tar writer's generator): no stream between them and the disk.
-        await writeBatched(fh, tap.through(source, signal), this.#directIo());
+        const tap =
+          expectedDigest === undefined
+            ? newBlobTap(expectedSize)
+            : verifyStream(expectedDigest, expectedSize, { what });
+        if (isStream(source)) {
+          await pipeline(
+            source,
+            tap,
+            (chunks: AsyncIterable<Uint8Array>) => writeBatched(fh, chunks, this.#directIo()),
+            pipelineOptions,
+          );
+        } else {
+          // Our own producers (the tar writer's generator): no stream between them and the disk.
+          await writeBatched(fh, tap.through(source, signal), this.#directIo());
+        }
+        written = { digest: tap.digest(), size: tap.bytes };
       }
-      if (expectedSize !== undefined && tap.bytes !== expectedSize)
-        throw sizeMismatch(what, tap.bytes, expectedSize);
-      const digest = tap.digest();
+      if (expectedSize !== undefined && written.size !== expectedSize)
+        throw sizeMismatch(what, written.size, expectedSize);
       await fh.sync();
       await fh.chmod(0o444);
       open_ = false;
       await fh.close();
-      const created = await this.#commit(temp, digest);
-      return { digest, size: tap.bytes, created };
+      const created = await this.#commit(temp, written.digest);
+      return { ...written, created };
     } catch (err) {
       throw storeError(err, `writing ${what}`);
     } finally {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -232,6 +233,53 @@ describe('FsContentStore on disk', () => {
       release();
       assert.equal((await pending).created, true);
       assert.equal(await store.has(sha256Of(full)), true);
+    });
+  });
+});
+
+describe('FsContentStore and sources that write themselves', () => {
+  const writable = (bytes: Buffer, what: { digest?: string; size?: number } | undefined, seen: number[]) =>
+    Object.assign([bytes], {
+      async writeToFile(fd: number) {
+        seen.push(fd);
+        if (what === undefined) return undefined;
+        writeFileSync(fd, bytes);
+        return {
+          digest: what.digest ?? sha256Of(bytes).slice('sha256:'.length),
+          size: what.size ?? bytes.length,
+        };
+      },
+    });
+
+  it('a layer tar that writes itself is committed under the digest it reports, as any blob', async () => {
+    await withTempDir(async (dir) => {
+      const store = new FsContentStore(dir.path);
+      const bytes = Buffer.from('written by the source itself');
+      const seen: number[] = [];
+      const result = await store.write(writable(bytes, {}, seen));
+      assert.equal(seen.length, 1, 'writeToFile was used');
+      assert.deepEqual(result, { digest: sha256Of(bytes), size: bytes.length, created: true });
+      assert.deepEqual(await readFile(store.blobPath(result.digest)), bytes);
+      assert.equal((await stat(store.blobPath(result.digest))).mode & 0o777, 0o444);
+      assert.deepEqual(await readdir(store.ingestDir), []);
+      // A wrong size against the one expected fails, and nothing is committed.
+      await assert.rejects(store.write(writable(Buffer.from('other'), {}, seen), { expectedSize: 3 }));
+      assert.equal(await store.has(sha256Of(Buffer.from('other'))), false);
+      assert.deepEqual(await readdir(store.ingestDir), []);
+    });
+  });
+
+  it('one that cannot is read as chunks; with an expected digest it is always read and verified', async () => {
+    await withTempDir(async (dir) => {
+      const store = new FsContentStore(dir.path);
+      const bytes = Buffer.from('read as chunks');
+      const seen: number[] = [];
+      assert.equal((await store.write(writable(bytes, undefined, seen))).digest, sha256Of(bytes));
+      assert.equal(seen.length, 1);
+      const lying = writable(Buffer.from('verified'), { digest: '0'.repeat(64) }, seen);
+      const result = await store.write(lying, { expectedDigest: sha256Of(Buffer.from('verified')) });
+      assert.equal(seen.length, 1, 'not asked to write itself when the digest is known');
+      assert.equal(result.digest, sha256Of(Buffer.from('verified')));
     });
   });
 });

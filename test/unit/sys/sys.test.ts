@@ -145,7 +145,7 @@ test('prefetchFiles and filesReader: best-effort read-ahead; whole-file reads on
     writeFileSync(other, 'abc');
     // Missing paths and directories are skipped, not errors; it resolves once the requests are made.
     await prefetchFiles([file, join(dir, 'missing'), dir]);
-    await assert.rejects(prefetchFiles('nope' as never) as Promise<void>, TypeError);
+    await assert.rejects(prefetchFiles(42 as never) as Promise<void>, TypeError);
     const read = filesReader() as NonNullable<ReturnType<typeof filesReader>>;
     const buf = Buffer.alloc(16, 0x2e);
     assert.deepEqual([...(await read([file, other], buf, Float64Array.of(3, 5, 10, 3)))], [5, 3]);

@@ -1,0 +1,114 @@
+// TarArchive.writeToFile (the addon's tar_writer.c) against generateTar, byte for byte: the
+// layer of a big COPY is written the native way, everything else (gzip, save, push) reads
+// generateTar's blocks, and both must be the same archive.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { generateTar, TarArchive, type TarWriterEntry } from '../../../src/archive/tar-writer.js';
+import { isBuilderError } from '../../../src/errors.js';
+import { sysUnavailableReason, tarFileWriter } from '../../../src/sys/index.js';
+import { collect, withTempDir } from '../../helpers/make-tar.js';
+import { skipIf } from '../../integration/prereqs.js';
+
+const noWriter = () =>
+  tarFileWriter()
+    ? undefined
+    : `the addon's writeTar is unavailable: ${sysUnavailableReason() ?? 'no OpenSSL SHA-256'}`;
+
+/** The archive written natively into a file: its bytes, and what writeToFile said. */
+async function writeNative(dir: string, archive: TarArchive) {
+  const out = join(dir, `out-${Math.random().toString(16).slice(2)}`);
+  const fd = openSync(out, 'w', 0o600);
+  try {
+    const result = await archive.writeToFile(fd);
+    return { result, bytes: readFileSync(out) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const common = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 };
+
+test('writeToFile writes generateTar’s bytes, hashed: plain and PAX headers, bodies across blocks, every entry type', async (t) => {
+  if (skipIf(t, noWriter())) return;
+  await withTempDir(async (dir) => {
+    const file = (name: string, bytes: Buffer): TarWriterEntry => {
+      writeFileSync(join(dir, name), bytes);
+      return {
+        ...common,
+        path: `app/${name}`,
+        type: 'file',
+        size: bytes.length,
+        sourcePath: join(dir, name),
+      };
+    };
+    const sizes = [0, 1, 511, 512, 513, (1 << 20) - 512, (1 << 20) - 1000, 1 << 20, (3 << 20) + 77];
+    const entries: TarWriterEntry[] = [
+      { ...common, path: 'app', type: 'dir', size: 0, mode: 0o755 },
+      ...sizes.map((n, i) => file(`f${i}`, Buffer.alloc(n, 0x41 + i))),
+      { ...file('caf\u00e9-non-ascii', Buffer.from('pax path')) },
+      { ...file(`${'n'.repeat(120)}`, Buffer.from('long name')) },
+      { ...file('xattrs', Buffer.from('x')), xattrs: { 'user.note': Buffer.from('kept') } },
+      { ...file('big-ids', Buffer.from('ids')), uid: 3_000_000, gid: 3_000_000, mtime: 1.5 },
+      { ...common, path: 'app/link', type: 'symlink', size: 0, linkname: 'f1' },
+      { ...common, path: 'app/hard', type: 'hardlink', size: 0, linkname: 'app/f1' },
+      { ...common, path: 'app/dev', type: 'char', size: 0, devmajor: 1, devminor: 3 },
+      { ...common, path: 'app/fifo', type: 'fifo', size: 0 },
+    ];
+    for (const sourceDateEpoch of [undefined, 1_600_000_000]) {
+      const options = sourceDateEpoch === undefined ? {} : { sourceDateEpoch };
+      const expected = await collect(generateTar(entries, options));
+      const { result, bytes } = await writeNative(dir, new TarArchive(() => entries, options));
+      assert.ok(bytes.equals(expected), `same bytes (SOURCE_DATE_EPOCH ${sourceDateEpoch})`);
+      assert.deepEqual(result, {
+        digest: createHash('sha256').update(expected).digest('hex'),
+        size: expected.length,
+      });
+    }
+    // Empty archive: the end marker only.
+    const empty = await writeNative(dir, new TarArchive(() => []));
+    assert.deepEqual(empty.bytes, Buffer.alloc(1024));
+  });
+});
+
+test('writeToFile: a file that changed size since its stat, a missing file, and what it leaves to generateTar', async (t) => {
+  if (skipIf(t, noWriter())) return;
+  await withTempDir(async (dir) => {
+    writeFileSync(join(dir, 'f'), 'hello');
+    const entry = (size: number, sourcePath = join(dir, 'f')): TarWriterEntry => ({
+      ...common,
+      path: 'f',
+      type: 'file',
+      size,
+      sourcePath,
+    });
+    for (const [size, words] of [
+      [4, /longer than its size 4/],
+      [9, /has 5 bytes, expected 9/],
+    ] as const) {
+      await assert.rejects(
+        writeNative(dir, new TarArchive(() => [entry(size)])),
+        (e) =>
+          isBuilderError(e) && e.code === 'EPRECONDITION' && /^f: /.test(e.message) && words.test(e.message),
+      );
+    }
+    await assert.rejects(writeNative(dir, new TarArchive(() => [entry(1, join(dir, 'missing'))])), {
+      code: 'ENOENT',
+      path: join(dir, 'missing'),
+    });
+    // A body only open() gives, or entries that come asynchronously: not written, nothing in the file.
+    const streamed = { ...common, path: 's', type: 'file' as const, size: 1, open: () => [Buffer.from('s')] };
+    assert.equal((await writeNative(dir, new TarArchive(() => [streamed]))).result, undefined);
+    const later = async function* () {
+      yield entry(5);
+    };
+    const asyncOnes = await writeNative(dir, new TarArchive(later));
+    assert.equal(asyncOnes.result, undefined);
+    assert.equal(asyncOnes.bytes.length, 0);
+    // Read as blocks, the same archive comes out either way.
+    assert.ok((await collect(new TarArchive(later))).equals(await collect(generateTar([entry(5)]))));
+  });
+});
