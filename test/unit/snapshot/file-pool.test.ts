@@ -94,3 +94,35 @@ test('prune removes entries only the pool holds, keeps shared ones, and removes 
   assert.equal(pool.linkTo(kept, join(work, 'still')), true);
   assert.equal((await lstat(join(work, 'kept'))).nlink, 3);
 });
+
+test('a link batch links on a worker, hands back what the pool lacks, and fails on a path written twice', async (t) => {
+  if (skipIf(t, noBootId)) return;
+  const pool = new FilePool(join(dir, 'batch'));
+  const batch = pool.batch();
+  if (skipIf(t, batch === undefined ? 'the native addon (npm run build:native) has no linkFiles' : undefined))
+    return;
+  const links = batch as NonNullable<typeof batch>;
+  const work = join(dir, 'batch-work');
+  await mkdir(work, { recursive: true });
+  const key = pool.keyOf(identity);
+  await writeFile(join(work, 'entry'), 'pooled');
+  pool.adopt(key, join(work, 'entry'));
+  const missing = pool.keyOf({ ...identity, path: '/app/missing.txt' });
+  const handedBack: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    links.add(i === 7 ? missing : key, join(work, `t${i}`), () => handedBack.push(`t${i}`));
+    if (links.full) await links.send(); // 512 at a time
+  }
+  await links.finish();
+  assert.deepEqual(handedBack, ['t7'], 'only the entry the pool lacks comes back');
+  const entry = await stat(join(work, 'entry'));
+  assert.equal((await stat(join(work, 't599'))).ino, entry.ino);
+  assert.equal(entry.nlink, 601, 'the entry, the pool and 599 links');
+  assert.ok(!existsSync(join(work, 't7')), 'the callback makes that one, not the batch');
+
+  const again = pool.batch() as NonNullable<typeof batch>;
+  again.add(key, join(work, 't0'), () => handedBack.push('again'));
+  await assert.rejects(again.finish(), { code: 'EEXIST', syscall: 'link', dest: join(work, 't0') });
+  await again.settle();
+  assert.deepEqual(handedBack, ['t7']);
+});
