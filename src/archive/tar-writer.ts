@@ -61,13 +61,13 @@ const ENTRY_TYPES: ReadonlySet<string> = new Set<TarEntryType>([
 /** Two zero blocks: the end-of-archive marker. */
 export const END_OF_ARCHIVE: Buffer = Buffer.alloc(2 * BLOCK_SIZE);
 
+/** Anything normalizeEntryPath would change or refuse: a NUL, a leading, trailing or double '/', a '.' or '..' segment. */
+const NOT_NORMAL = /\0|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /**
  * Normalizes an entry path for writing: relative, '/'-separated, no '.' or empty segments,
  * directories with one trailing '/'. Absolute paths, '..' segments and NUL bytes are refused.
  */
-/** Anything normalizeEntryPath would change or refuse: a NUL, a leading, trailing or double '/', a '.' or '..' segment. */
-const NOT_NORMAL = /\0|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
-
 export function normalizeEntryPath(path: string, isDir: boolean): string {
   // The common case, already normal: no split and join (thousands of entries in a layer).
   if (path.length > 0 && !NOT_NORMAL.test(path)) return isDir ? `${path}/` : path;
