@@ -99,6 +99,19 @@ test('writeToFile: a file that changed size since its stat, a missing file, and 
       code: 'ENOENT',
       path: join(dir, 'missing'),
     });
+    // A file that refuses the writes (a read-only descriptor): the error, and no thread left waiting.
+    const big = join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(5 << 20, 1));
+    const readOnly = openSync(big, 'r');
+    try {
+      const many = Array.from({ length: 20 }, (_, i) => ({ ...entry(5 << 20, big), path: `big${i}` }));
+      await assert.rejects(new TarArchive(() => many).writeToFile(readOnly), {
+        code: 'EBADF',
+        syscall: 'write',
+      });
+    } finally {
+      closeSync(readOnly);
+    }
     // A body only open() gives, or entries that come asynchronously: not written, nothing in the file.
     const streamed = { ...common, path: 's', type: 'file' as const, size: 1, open: () => [Buffer.from('s')] };
     assert.equal((await writeNative(dir, new TarArchive(() => [streamed]))).result, undefined);
