@@ -11,7 +11,6 @@
 // must not hold two xz streams at once (ADD and load read one archive at a time).
 
 import { Readable } from 'node:stream';
-import { ReadableStream } from 'node:stream/web';
 import { BuilderError } from '../errors.js';
 
 /** XZ Embedded's error codes, as the end of "xz data is …". */
@@ -37,6 +36,8 @@ async function* decode(
   XzReadableStream: typeof import('xz-decompress').XzReadableStream,
   compressed: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
+  // Web streams load on first use: node:stream/web alone takes ~3 ms to load, every command.
+  const { ReadableStream } = await import('node:stream/web');
   const it = compressed[Symbol.asyncIterator]();
   let sourceError: unknown;
   const source = new ReadableStream<Uint8Array>(
