@@ -55,7 +55,10 @@ function* entriesOf(changes: readonly Change[]): Generator<TarWriterEntry> {
       case 'file': {
         if (st.nlink > 1) {
           let inodes = firstPathOfInode.get(st.dev);
-          if (inodes === undefined) firstPathOfInode.set(st.dev, (inodes = new Map()));
+          if (inodes === undefined) {
+            inodes = new Map();
+            firstPathOfInode.set(st.dev, inodes);
+          }
           const first = inodes.get(st.ino);
           if (first !== undefined) {
             yield {
