@@ -667,10 +667,17 @@ static napi_value js_sha256_final(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Queues `job` on the libuv pool as async work named `name` (for async_hooks); throws on failure. */
-static bool queue_job(napi_env env, const char *name, napi_async_execute_callback execute,
-                      napi_async_complete_callback complete, void *job, napi_async_work *work) {
+/* Queues `job` on the libuv pool as async work named `name` (for async_hooks), with `callback`
+ * (which must be a function) kept in *callback_ref for its completion; throws on failure. */
+static bool start_job(napi_env env, napi_value callback, const char *name, napi_async_execute_callback execute,
+                      napi_async_complete_callback complete, void *job, napi_async_work *work, napi_ref *callback_ref) {
+  napi_valuetype type;
   napi_value resource_name;
+  if (napi_typeof(env, callback, &type) != napi_ok || type != napi_function) {
+    throw_type(env, "callback must be a function");
+    return false;
+  }
+  CHECK_NAPI(env, napi_create_reference(env, callback, 1, callback_ref));
   CHECK_NAPI(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name));
   CHECK_NAPI(env, napi_create_async_work(env, NULL, resource_name, execute, complete, job, work));
   CHECK_NAPI(env, napi_queue_async_work(env, *work));
@@ -753,7 +760,6 @@ static bool get_pieces(napi_env env, napi_value value, struct sha256_piece **out
  * order, in one trip to the pool); the bytes must stay unchanged until the callback. */
 static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  napi_valuetype type;
   struct sha256_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -762,14 +768,9 @@ static napi_value js_sha256_update_async(napi_env env, napi_callback_info info) 
   if (!get_args(env, info, 3, argv) || !get_state(env, argv[0], &job->ctx) ||
       !get_pieces(env, argv[1], &job->pieces, &job->count))
     goto fail;
-  if (napi_typeof(env, argv[2], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
   CHECK_NAPI(env, napi_create_reference(env, argv[0], 1, &job->state_ref));
   CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->data_ref));
-  CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:sha256", sha256_job_execute, sha256_job_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[2], "strata:sha256", sha256_job_execute, sha256_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   if (job->state_ref) napi_delete_reference(env, job->state_ref);
@@ -1002,7 +1003,6 @@ static bool get_float64s(napi_env env, napi_value value, const char *what, doubl
 
 static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  napi_valuetype type;
   double *ranges, *counts;
   size_t n_ranges, n_counts, length;
   void *data;
@@ -1027,10 +1027,6 @@ static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  if (napi_typeof(env, argv[4], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
   job->ranges = malloc(n_ranges * sizeof(double) + 1);
   if (job->ranges == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -1041,8 +1037,7 @@ static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
   job->counts = counts;
   CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->buffer_ref));
   CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->counts_ref));
-  CHECK_NAPI(env, napi_create_reference(env, argv[4], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:readFilesInto", read_files_execute, read_files_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[4], "strata:readFilesInto", read_files_execute, read_files_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   read_files_free(env, job);
@@ -1085,7 +1080,6 @@ static void link_files_complete(napi_env env, napi_status status, void *hint) {
 
 static napi_value js_link_files(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  napi_valuetype type;
   napi_typedarray_type array_type;
   napi_value array_buffer;
   size_t n_errnos, byte_offset;
@@ -1104,13 +1098,8 @@ static napi_value js_link_files(napi_env env, napi_callback_info info) {
     throw_type(env, "linkFiles(from, to, errnos, callback): as many targets as sources, an Int32Array slot for each");
     goto fail;
   }
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
   CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->errnos_ref));
-  CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:linkFiles", link_files_execute, link_files_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[3], "strata:linkFiles", link_files_execute, link_files_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   link_files_free(env, job);
@@ -1198,7 +1187,6 @@ static void tar_job_complete(napi_env env, napi_status status, void *hint) {
 
 static napi_value js_write_tar(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  napi_valuetype type;
   int32_t fd;
   void *headers;
   size_t headers_length, n_lengths, n_sizes;
@@ -1239,16 +1227,11 @@ static napi_value js_write_tar(napi_env env, napi_callback_info info) {
     throw_type(env, "writeTar: the header lengths must add up to the headers' bytes");
     goto fail;
   }
-  if (napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
   job->fd = fd;
   job->plan = (struct tar_plan){
       .count = n_lengths, .headers = headers, .header_len = job->header_len, .sources = job->sources, .sizes = job->sizes};
   CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->headers_ref));
-  CHECK_NAPI(env, napi_create_reference(env, argv[5], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:writeTar", tar_job_execute, tar_job_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[5], "strata:writeTar", tar_job_execute, tar_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   tar_job_free(env, job);
@@ -1296,19 +1279,13 @@ static void prefetch_job_complete(napi_env env, napi_status status, void *hint) 
 
 static napi_value js_prefetch_files(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  napi_valuetype type;
   struct prefetch_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
   if (!get_args(env, info, 2, argv) || !get_strings(env, argv[0], "paths", &job->paths, &job->count)) goto fail;
-  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
-  CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:prefetchFiles", prefetch_job_execute, prefetch_job_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[1], "strata:prefetchFiles", prefetch_job_execute, prefetch_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   prefetch_job_free(env, job);
@@ -1372,7 +1349,6 @@ static void fingerprint_job_complete(napi_env env, napi_status status, void *hin
 
 static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  napi_valuetype type;
   double max_entries = 0;
   struct fingerprint_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
@@ -1387,12 +1363,7 @@ static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info inf
     goto fail;
   }
   job->max_entries = (uint64_t)max_entries;
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
-    throw_type(env, "callback must be a function");
-    goto fail;
-  }
-  CHECK_NAPI(env, napi_create_reference(env, argv[3], 1, &job->callback_ref));
-  if (!queue_job(env, "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work)) goto fail;
+  if (!start_job(env, argv[3], "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 fail:
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
