@@ -53,10 +53,6 @@ static bool keyed_env(const char *entry) {
   return false;
 }
 
-static int compare_entries(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* buildMemoKey() of src/cli/build-memo.ts. */
 static bool memo_key(struct bytes *key, int argc, char **argv, char **envp, const char *entry) {
   char cwd[PATH_MAX], line[64];
@@ -77,7 +73,7 @@ static bool memo_key(struct bytes *key, int argc, char **argv, char **envp, cons
   for (char **e = envp; *e; e++)
     if (keyed_env(*e)) picked[count++] = *e;
   /* strcmp orders by unsigned bytes, as Buffer.compare does. */
-  qsort(picked, count, sizeof(*picked), compare_entries);
+  qsort(picked, count, sizeof(*picked), compare_strings);
   for (size_t i = 0; ok && i < count; i++) ok = append_field(key, picked[i]);
   free(picked);
   return ok;
@@ -106,7 +102,6 @@ static bool read_file(const char *path, int flags, struct bytes *out, struct sta
   bool ok = fstat(fd, st) == 0 && S_ISREG(st->st_mode) && (size_t)st->st_size <= MAX_RECORD_FILE;
   if (ok) {
     out->len = 0;
-    ok = append(out, "", 0) || st->st_size == 0;
     while (ok) {
       char buf[65536];
       ssize_t got = read(fd, buf, sizeof(buf));
@@ -194,7 +189,7 @@ static bool same_tree(const char *payload, size_t len) {
     for (char *q = names; q < names + names_len - 1 && n_pruned < 256; q += strlen(q) + 1) pruned[n_pruned++] = q;
   }
   struct tree_fingerprint fp;
-  if (tree_fingerprint(payload, pruned, n_pruned, UINT64_MAX, &fp) != 0) {
+  if (tree_fingerprint(payload, pruned, n_pruned, MEMO_MAX_CONTEXT_ENTRIES, &fp) != 0) {
     explain("the context cannot be read", payload);
     return false;
   }

@@ -826,8 +826,6 @@ static int read_whole(const char *path, char *dst, size_t size, size_t *done, co
  */
 #define LSTAT_FIELDS 9
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static napi_value js_lstat_dir(napi_env env, napi_callback_info info) {
   napi_value argv[2], result = NULL, names, stats_buffer, stats, xattrs;
   char *dir = NULL, **entries = NULL, *path = NULL, *buffer = NULL;
@@ -863,7 +861,7 @@ static napi_value js_lstat_dir(napi_env env, napi_callback_info info) {
     if ((entries[count] = strdup(e->d_name)) == NULL) goto nomem;
     count++;
   }
-  qsort(entries, count, sizeof(*entries), compare_names);
+  qsort(entries, count, sizeof(*entries), compare_strings);
   size_t dir_len = strlen(dir), longest = 0;
   for (size_t i = 0; i < count; i++) longest = strlen(entries[i]) > longest ? strlen(entries[i]) : longest;
   if ((path = malloc(dir_len + longest + 2)) == NULL) goto nomem;

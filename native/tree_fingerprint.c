@@ -21,9 +21,7 @@ struct walk {
   char path[PATH_MAX];
 };
 
-static int compare_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void put_u64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -97,7 +95,7 @@ static int walk_dir(struct walk *w, int fd, size_t len) {
     err = errno;
     goto done;
   }
-  qsort(names, count, sizeof(*names), compare_names);
+  qsort(names, count, sizeof(*names), compare_strings);
   for (size_t i = 0; i < count && err == 0; i++) {
     size_t name_len = strlen(names[i]);
     size_t child_len = len + (len ? 1 : 0) + name_len;

@@ -25,4 +25,12 @@ struct tree_fingerprint {
 int tree_fingerprint(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
                      struct tree_fingerprint *out);
 
+/* The most entries a context may have for a build memo: MAX_CONTEXT_ENTRIES of
+ * src/cli/build-memo.ts, which writes no record past it (so the front program stops there too). */
+#define MEMO_MAX_CONTEXT_ENTRIES 100000
+
+/* qsort's comparison of two C strings (char * elements), in byte order: directory names here,
+ * in the memo's keyed environment and in the addon's lstatDir. */
+int compare_strings(const void *a, const void *b);
+
 #endif

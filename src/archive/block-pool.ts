@@ -15,7 +15,7 @@ import { directIo } from '../sys/index.js';
 
 export const OUT_BLOCK = 1 << 20;
 /** Alignment of blocks made where the native addon is: what O_DIRECT writes need. */
-const DIRECT_ALIGN = 4096;
+export const DIRECT_ALIGN = 4096;
 
 /** Blocks kept for reuse: the hash queue (8 MiB) and the store's batch in flight fit. */
 const MAX_FREE = 24;

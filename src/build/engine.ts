@@ -874,7 +874,9 @@ class Build {
         );
       } else if (m.type === 'bind') {
         const sel = await selectSources(this.o.contextDir, [m.source], await this.loadIgnore());
-        inputs.push(await checksumSources(sel, { memo: await this.loadStatMemo() }));
+        inputs.push(
+          await checksumSources(sel, { memo: await this.loadStatMemo(), prefetch: prefetchContextFiles }),
+        );
       }
     }
     const key = stepKey(state.key, this.platformText, op, inputs);

@@ -32,18 +32,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   type BigIntStats,
-  closeSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
+  rmSync,
   statfsSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,11 +52,12 @@ import { ContextFilter } from '../context/context-filter.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
 import type { ReadJournal } from '../store/meta/read-journal.js';
 import { type TreeFingerprint, treeFingerprint } from '../sys/native.js';
-import { strataCacheDir } from './code-cache.js';
+import { privateDir, strataCacheDir } from './code-cache.js';
 import { createProgressRenderer } from './render/progress.js';
 
 const HEADER = 'strata-build-memo 1';
 /** Contexts walked for a fingerprint at most this big (~100 ms here): past it, no memo. */
+/** native/tree_fingerprint.h MEMO_MAX_CONTEXT_ENTRIES: the front program stops walking there too. */
 const MAX_CONTEXT_ENTRIES = 100_000;
 /** Records kept; past this the oldest half goes (one record per distinct invocation). */
 const MAX_RECORDS = 512;
@@ -71,7 +71,7 @@ export function buildMemoDir(env: NodeJS.ProcessEnv): string | undefined {
 
 /** Environment variables that can change what a build makes or where it keeps it
  * ($STRATA_BUILD_MEMO=explain only makes both sides say why they did not use a memo). */
-export function keyedEnv(name: string): boolean {
+function keyedEnv(name: string): boolean {
   return (
     (name.startsWith('STRATA_') && name !== 'STRATA_BUILD_MEMO') ||
     name === 'SOURCE_DATE_EPOCH' ||
@@ -123,7 +123,7 @@ export function buildMemoKey(k: MemoKeyInput): Buffer {
   return Buffer.concat(parts);
 }
 
-export function buildMemoFile(dir: string, key: Buffer): string {
+function buildMemoFile(dir: string, key: Buffer): string {
   return join(dir, createHash('sha256').update(key).digest('hex'));
 }
 
@@ -154,7 +154,7 @@ const FINE_TIMESTAMPS = new Set([
 ]);
 
 /** How much older than the build's start the tree's newest change must be. */
-export function racyMarginMs(dir: string): number {
+function racyMarginMs(dir: string): number {
   try {
     if (FINE_TIMESTAMPS.has(Number(statfsSync(dir).type))) return 100;
   } catch {}
@@ -346,15 +346,16 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   out.push(record('stdout', m.stdout), record('stderr', m.stderr), record('end', ''));
 
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });
+  // The front program refuses a folder another user owns or may write in: no record there.
+  if (!privateDir(m.dir)) return skip(`${m.dir} is not private to this user`);
   const temp = join(m.dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(temp, 'wx', 0o600);
   try {
-    const body = Buffer.concat(out);
-    for (let at = 0; at < body.length; ) at += writeSync(fd, body, at);
-  } finally {
-    closeSync(fd);
+    writeFileSync(temp, Buffer.concat(out), { flag: 'wx', mode: 0o600 });
+    renameSync(temp, file);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
   }
-  renameSync(temp, file);
   trim(m.dir);
   return undefined;
 }

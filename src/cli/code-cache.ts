@@ -52,8 +52,9 @@ function pathHash(path: string): string {
 }
 
 /** The folder is usable only when this user owns it and nobody else may write in it: V8 runs
- * cached code as it is, so a cache planted by someone else would run their code. */
-function privateDir(dir: string): boolean {
+ * cached code as it is, so a cache planted by someone else would run their code (the build
+ * memo's folder is held to the same rule: its records decide what a build answers). */
+export function privateDir(dir: string): boolean {
   const st = statSync(dir);
   const uid = process.getuid?.();
   return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;

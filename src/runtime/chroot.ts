@@ -18,14 +18,8 @@ import { applyMount, mknod, S_IF, sysAvailable, sysUnavailableReason, unmountTre
 import { DEV_LINKS, DEV_NODES } from './dev-nodes.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import { findExecutable } from './probe.js';
-import { spawnAndWait, watchCancellation } from './run-container.js';
-import {
-  canceledStepError,
-  exitCodeOf,
-  notStartedError,
-  quoteCommand,
-  RunStepError,
-} from './run-step-error.js';
+import { settleExit, spawnAndWait, watchCancellation } from './run-container.js';
+import { notStartedError, quoteCommand } from './run-step-error.js';
 import { ensureMountPoint } from './secure-join.js';
 import type { OciMount, RuntimeSpec } from './spec.js';
 import { type RunStdio, Tail } from './stdio.js';
@@ -216,20 +210,9 @@ export async function runChroot(options: RunChrootOptions): Promise<ChrootResult
     if (stubs) await removeMountStubs(stubs);
   }
 
-  if (exit.error)
-    throw new BuilderError('EPRECONDITION', `cannot start ${unshare}: ${exit.error.message}`, {
-      cause: exit.error,
-    });
-  const signal: NodeJS.Signals | undefined = exit.signal ?? undefined;
-  const exitCode = exitCodeOf(exit.code, exit.signal);
-  const stderrTail = tails.stderr.text(options.tailLines);
-  const stdoutTail = tails.stdout.text(options.tailLines);
-  if (cancellation.canceled())
-    throw canceledStepError({ command, stderrTail, exitCode, signal, cause: options.signal?.reason });
-  if (exitCode !== 0 && options.reject !== false) {
-    throw new RunStepError({ command, stderrTail, exitCode, ...(signal ? { signal } : {}) });
-  }
-  const result: ChrootResult = { exitCode, command, stdoutTail, stderrTail, warnings };
-  if (signal) result.signal = signal;
-  return result;
+  // The same reading of an exit as runc's and the launcher's (no runtime messages here).
+  return {
+    ...settleExit({ runtime: unshare, command, exit, cancellation, errors: [], tails, options }),
+    warnings,
+  };
 }

@@ -113,12 +113,12 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
   return code ?? 128 + (signalNumber(signal ?? 'SIGKILL') || 9);
 }
 
-/** The error of a step stopped through its AbortSignal (or a forwarded SIGINT/SIGTERM). */
 /** A step canceled before its process started: nothing ran, nothing to report but the cause. */
 export function notStartedError(command: string, cause: unknown): RunStepError {
   return new RunStepError({ command, stderrTail: '', isCanceled: true, cause });
 }
 
+/** The error of a step stopped through its AbortSignal (or a forwarded SIGINT/SIGTERM). */
 export function canceledStepError(fields: {
   command: string;
   stderrTail: string;

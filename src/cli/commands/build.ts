@@ -349,8 +349,8 @@ async function leaveMemo(
     writes: Array<{ path: string; content: string }>;
   },
 ): Promise<string | undefined> {
-  const context = await memo.context;
   if (result.externalInputs.length > 0) return `it downloaded ${result.externalInputs.join(', ')}`;
+  const context = await memo.context; // never rejects: a reason string instead
   try {
     const { image } = result;
     const transcript = o.quiet ? '' : noOpTranscript(memo.events, new Set(result.steps.map((s) => s.name)));

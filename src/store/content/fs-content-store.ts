@@ -34,7 +34,7 @@ import {
 import { dirname, join } from 'node:path';
 import { addAbortSignal, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isAlignedBlock, releaseBlock } from '../../archive/block-pool.js';
+import { DIRECT_ALIGN, isAlignedBlock, releaseBlock } from '../../archive/block-pool.js';
 import {
   DIGEST_ALGORITHMS,
   type Digest,
@@ -137,7 +137,6 @@ async function writeBuffered(fh: FileHandle, chunks: AsyncIterable<Uint8Array>):
 
 /** Bytes per O_DIRECT write: a multiple of any device's block size. */
 const DIRECT_CHUNK = 4 << 20;
-const DIRECT_ALIGN = 4096;
 
 /**
  * Writes `chunks` to `fh`: through the page cache (writeBuffered) without the native addon,
