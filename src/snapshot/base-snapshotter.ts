@@ -472,7 +472,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
 
     const old = async (path: string): Promise<boolean> => {
       try {
-        return now - (await stat(path)).mtimeMs >= minAge;
+        // Whole ms, as Date.now(): a file written in the same millisecond is age 0, not -0.4.
+        return now - Math.floor((await stat(path)).mtimeMs) >= minAge;
       } catch {
         return false;
       }
