@@ -3,12 +3,17 @@
  *
  * A no-op `strata build` (nothing it reads has changed since the same build last ran) is
  * answered here from the record that build left (build_memo.c): in a few milliseconds,
- * where starting Node alone takes ~75 ms on the machines we measure. Every other command, and
+ * where starting Node takes 25-75 ms on the machines we measure. Every other command, and
  * a build that is not a no-op, is handed to the CLI: exec of `node <checkout>/dist/strata.cjs`
  * with the same arguments, so exit codes, signals and stdio are Node's own.
  *
  * The checkout is found from this program's own path (native/build/Release/strata); the node
  * executable is $STRATA_NODE, else `node` on PATH.
+ *
+ * NODE_EXTRA_CA_CERTS is handed over as STRATA_MOVED_NODE_EXTRA_CA_CERTS: Node would parse that
+ * file at start (~50 ms with Debian's whole bundle, every command); the CLI puts the variable
+ * back and adds the certificates to the TLS it opens, when it opens one (src/registry/extra-ca.ts).
+ * The memo's key is taken before, from the environment as the user set it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -57,6 +62,10 @@ int main(int argc, char **argv) {
   }
   char **args = calloc((size_t)argc + 2, sizeof(*args));
   if (args == NULL) return 127;
+  const char *extra_ca = getenv("NODE_EXTRA_CA_CERTS");
+  if (extra_ca != NULL && *extra_ca != '\0') {
+    if (setenv("STRATA_MOVED_NODE_EXTRA_CA_CERTS", extra_ca, 1) == 0) unsetenv("NODE_EXTRA_CA_CERTS");
+  }
   const char *node = getenv("STRATA_NODE");
   args[0] = (char *)(node && *node ? node : "node");
   args[1] = entry;

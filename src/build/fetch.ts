@@ -4,10 +4,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuilderError, DigestMismatchError } from '../errors.js';
+import { type HttpAgents, type HttpResponse, httpExchange, makeAgents } from '../registry/http.js';
 
 export interface Download {
   url: string;
@@ -17,26 +19,49 @@ export interface Download {
   mtime?: Date;
 }
 
+const MAX_REDIRECTS = 20; // as fetch() and Go's http.Client
+const IDLE_TIMEOUT_MS = 120_000;
+
+// Over node:http/https (registry/http.ts) rather than fetch(): the same TLS trust as registry
+// exchanges, NODE_EXTRA_CA_CERTS included when Node did not load it (registry/extra-ca.ts).
+// No Accept-Encoding is sent, so the file is the resource's own bytes, as BuildKit stores them.
 export async function fetchToFile(
   url: string,
   tmpDir: string,
   options: { checksum?: string; signal?: AbortSignal } = {},
 ): Promise<Download> {
-  let response: Response;
+  const agents = makeAgents({ verifyTls: true, maxSockets: 1 });
   try {
-    response = await fetch(url, {
-      redirect: 'follow',
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    return await download(url, tmpDir, agents, options);
+  } finally {
+    agents.http.destroy();
+    agents.https.destroy();
+  }
+}
+
+async function download(
+  url: string,
+  tmpDir: string,
+  agents: HttpAgents,
+  options: { checksum?: string; signal?: AbortSignal },
+): Promise<Download> {
+  let response: HttpResponse;
+  try {
+    response = await followRedirects(new URL(url), agents, options.signal);
   } catch (err) {
+    if (err instanceof BuilderError) throw err;
     throw new BuilderError('EUNAVAILABLE', `failed to fetch ${url}: ${(err as Error).message}`, {
       cause: err,
+      ...(isCertificateError(err)
+        ? { hint: "A server with a private CA: point NODE_EXTRA_CA_CERTS at that CA's certificate (PEM)." }
+        : {}),
     });
   }
-  if (!response.ok || !response.body) {
+  if (response.status < 200 || response.status > 299) {
+    response.body.resume();
     throw new BuilderError(
       'ENOTFOUND',
-      `failed to fetch ${url}: HTTP ${response.status} ${response.statusText}`,
+      `failed to fetch ${url}: HTTP ${response.status} ${STATUS_CODES[response.status] ?? ''}`.trimEnd(),
     );
   }
   await mkdir(tmpDir, { recursive: true });
@@ -48,14 +73,16 @@ export async function fetchToFile(
       cb(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(response.body as never), tap, createWriteStream(file));
+  await pipeline(response.body, tap, createWriteStream(file), {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const digest = `sha256:${hash.digest('hex')}`;
   if (options.checksum !== undefined && options.checksum !== digest) {
     throw new DigestMismatchError(options.checksum, digest, `download ${url}`);
   }
   const path = new URL(url).pathname;
   const base = path.split('/').filter(Boolean).pop();
-  const lastModified = response.headers.get('last-modified');
+  const lastModified = response.headers['last-modified'];
   return {
     url,
     name: base && base !== '.' ? decodeURIComponent(base) : '__unnamed__',
@@ -63,4 +90,41 @@ export async function fetchToFile(
     digest,
     ...(lastModified ? { mtime: new Date(lastModified) } : {}),
   };
+}
+
+async function followRedirects(
+  start: URL,
+  agents: HttpAgents,
+  signal: AbortSignal | undefined,
+): Promise<HttpResponse> {
+  let current = start;
+  for (let hop = 0; ; hop++) {
+    if (current.protocol !== 'http:' && current.protocol !== 'https:')
+      throw new BuilderError(
+        'EINVAL',
+        `failed to fetch ${start.href}: cannot follow a redirect to ${current.protocol} URLs`,
+      );
+    const res = await httpExchange({
+      method: 'GET',
+      url: current,
+      headers: { 'user-agent': 'strata', accept: '*/*' },
+      agents,
+      timeoutMs: IDLE_TIMEOUT_MS,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const location = res.headers.location;
+    if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+    res.body.resume();
+    if (hop >= MAX_REDIRECTS)
+      throw new BuilderError(
+        'EUNAVAILABLE',
+        `failed to fetch ${start.href}: more than ${MAX_REDIRECTS} redirects`,
+      );
+    current = new URL(location, current);
+  }
+}
+
+function isCertificateError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
 }

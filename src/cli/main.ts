@@ -3,6 +3,7 @@
 // Only this folder touches process.argv, stdio, exit codes and environment defaults.
 
 import { readFileSync } from 'node:fs';
+import { takeMovedExtraCa } from '../registry/extra-ca.js';
 import { parseArgs, renderHelp, usageError } from './args.js';
 import type { CommandDef } from './command.js';
 import { commands, groups } from './commands.js';
@@ -75,6 +76,7 @@ function findCommand(argv: string[]): { def: CommandDef; rest: string[] } | unde
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeMovedExtraCa(process.env);
   const given = [...argv];
   let debug = false;
   // Global flags come before the command word, as with docker.

@@ -3,10 +3,13 @@
 // and the socket's own error codes (ECONNRESET, EPIPE) to decide about retries. Bodies we send
 // are in memory (a manifest, one upload chunk), written in slices so progress can be counted.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { BuilderError } from '../errors.js';
+import { deferredExtraCaFile } from './extra-ca.js';
 
 export interface HttpAgents {
   http: http.Agent;
@@ -15,10 +18,47 @@ export interface HttpAgents {
 
 export function makeAgents(options: { verifyTls: boolean; maxSockets?: number }): HttpAgents {
   const maxSockets = options.maxSockets ?? 16;
+  const context = extraCaContext();
   return {
     http: new http.Agent({ keepAlive: true, maxSockets }),
-    https: new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: options.verifyTls }),
+    https: new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      rejectUnauthorized: options.verifyTls,
+      ...(context === undefined ? {} : { secureContext: context }),
+    }),
   };
+}
+
+let extraContext: tls.SecureContext | undefined;
+
+/** Node's default trust plus the NODE_EXTRA_CA_CERTS that Node did not load at start
+ * (registry/extra-ca.ts); undefined when Node's own default already is what to trust. */
+function extraCaContext(): tls.SecureContext | undefined {
+  const file = deferredExtraCaFile();
+  if (file === undefined) return undefined;
+  if (extraContext !== undefined) return extraContext;
+  // createSecureContext() without `ca` holds Node's default roots (bundled, or OpenSSL's with
+  // --use-openssl-ca); adding to it, rather than passing `ca`, keeps them whichever they are,
+  // which is what Node does with the variable at start.
+  const context = tls.createSecureContext();
+  const native = (context as unknown as { context?: { addCACert?: (pem: string | Buffer) => void } }).context;
+  if (typeof native?.addCACert !== 'function')
+    throw new BuilderError(
+      'EPRECONDITION',
+      `cannot add the certificates of NODE_EXTRA_CA_CERTS (${file}) to TLS`,
+      {
+        hint: 'This Node.js has no SecureContext.addCACert: run the CLI as `node dist/strata.cjs`, which lets Node load them.',
+      },
+    );
+  try {
+    native.addCACert(readFileSync(file));
+  } catch (err) {
+    // As Node at start: a file it cannot load is a warning, and the default roots stay.
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}`);
+  }
+  extraContext = context;
+  return context;
 }
 
 export interface HttpExchange {
