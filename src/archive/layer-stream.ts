@@ -31,8 +31,8 @@ import {
   type Writable,
 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { BuilderError } from '../errors.js';
+import { zlib } from '../lazy-builtins.js';
 import { bzip2Decompress } from './bzip2-codec.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { xzDecompress } from './xz-codec.js';
@@ -198,7 +198,7 @@ export async function decompressLayer(
       case 'none':
         return { compression, tar: whole };
       case 'gzip': {
-        const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+        const gunzip = zlib().createGunzip({ chunkSize: 64 * 1024 });
         // The callback form: pipeline destroys `gunzip` with any error, which its reader then sees.
         pipelineCallback(whole, gunzip, () => {});
         return { compression, tar: gunzip };

@@ -13,10 +13,13 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
-import { deflateRaw, gzip } from 'node:zlib';
+import type { ZlibOptions } from 'node:zlib';
+import { zlib } from '../lazy-builtins.js';
 
-const gzipAsync = promisify(gzip);
-const deflateRawAsync = promisify(deflateRaw);
+const gzipAsync = (buf: Buffer, options: ZlibOptions): Promise<Buffer> =>
+  promisify(zlib().gzip)(buf, options);
+const deflateRawAsync = (buf: Buffer, options: ZlibOptions): Promise<Buffer> =>
+  promisify(zlib().deflateRaw)(buf, options);
 
 const SAMPLE_SIZE = 16 * 1024;
 const SAMPLES = 4;

@@ -4,12 +4,12 @@
 // container built from the host's own /usr (no image needed). The answer is cached per
 // process (the probe costs one container start, ~50-100 ms).
 
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { childProcess } from '../lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recall, remember } from './probe-memo.js';
 import { generateSpec, type OciMount } from './spec.js';
@@ -66,14 +66,19 @@ function run(
   timeoutMs = 15_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({
-        code,
-        stdout: String(stdout),
-        stderr: String(stderr || (err && !stdout ? err.message : '')),
-      });
-    });
+    childProcess().execFile(
+      file,
+      args,
+      { timeout: timeoutMs, maxBuffer: 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({
+          code,
+          stdout: String(stdout),
+          stderr: String(stderr || (err && !stdout ? err.message : '')),
+        });
+      },
+    );
   });
 }
 

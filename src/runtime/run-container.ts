@@ -2,11 +2,12 @@
 // the bundle, `runc run` it in the foreground (one process, no create/start round trips),
 // stream its output, forward cancellation, and make sure the container's state is deleted.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
+import { childProcess } from '../lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import type { RuntimeInfo } from './probe.js';
@@ -68,7 +69,7 @@ function runQuiet(
   timeoutMs = 15_000,
 ): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+    childProcess().execFile(file, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({
         code: err ? (typeof err.code === 'number' ? err.code : -1) : 0,
         stdout: String(stdout),
@@ -192,7 +193,7 @@ export async function spawnAndWait(
   started: (child: ChildProcess) => void,
   env?: NodeJS.ProcessEnv,
 ): Promise<Awaited<ReturnType<typeof waitForExit>>> {
-  const child = spawn(file, args, { stdio: spawnStdio(stdio), ...(env ? { env } : {}) });
+  const child = childProcess().spawn(file, args, { stdio: spawnStdio(stdio), ...(env ? { env } : {}) });
   started(child);
   const exitPromise = waitForExit(child);
   const streams = connectStdio(child, stdio, tails);
