@@ -13,6 +13,7 @@ import type { Digest } from '../digest/digest.js';
 import { BuilderError } from '../errors.js';
 import { chainIds } from '../oci/chain-id.js';
 import type { Descriptor } from '../oci/types.js';
+import { LowerLayers } from '../snapshot/lower-layers.js';
 import { withMounted } from '../snapshot/mount.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import type { BlobProvider } from '../store/content/content-store.js';
@@ -164,8 +165,9 @@ export class RootfsManager {
 
   /**
    * As mutate(), but `fn` writes the new snapshot's own directory (an overlay upper dir) while
-   * nothing is mounted on it, and sees the layers below through a read-only view (`lowers`,
-   * undefined when there are none). `fn` must create only what the layers below do not have,
+   * nothing is mounted on it, and looks up the layers below in their own directories, as a
+   * read-only view of them would show them (`lowers`, undefined when there are none; nothing
+   * is mounted for it). Overlay snapshotters only. `fn` must create only what the layers below do not have,
    * and give a directory it creates over one of theirs that directory's metadata (what
    * overlay's copy-up would do): the upper dir then holds what the same writes through the
    * mount would have left. COPY does this (build/steps/copy.ts, DirectCopy) to link files
@@ -173,28 +175,22 @@ export class RootfsManager {
    */
   async mutateDirect(
     layers: readonly LayerRef[],
-    fn: (upper: string, lowers: string | undefined) => Promise<void>,
+    fn: (upper: string, lowers: LowerLayers | undefined) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<LayerRef> {
     const { snapshotter } = this.options;
+    if (snapshotter.lowerDirs === undefined)
+      throw new BuilderError(
+        'EINTERNAL',
+        `mutateDirect needs an overlay snapshotter, not ${snapshotter.kind}`,
+      );
     const parents = await this.ensureChain(layers, signal);
     const key = randomKey('step');
     await snapshotter.prepare(key, parents, { volatile: true });
     try {
-      const { dir } = await snapshotter.stat(key);
-      if (parents.length === 0) {
-        await fn(dir, undefined);
-      } else {
-        const viewKey = randomKey('lowers');
-        const target = await this.mountPoint();
-        try {
-          const mounts = await snapshotter.view(viewKey, parents);
-          await withMounted(mounts, target, (lowers) => fn(dir, lowers));
-        } finally {
-          await snapshotter.remove(viewKey).catch(() => {});
-          removeMountPoint(target);
-        }
-      }
+      // The active snapshot stacked on `parents` keeps them from removal while fn reads them.
+      const [{ dir }, lowerDirs] = await Promise.all([snapshotter.stat(key), snapshotter.lowerDirs(parents)]);
+      await fn(dir, lowerDirs.length === 0 ? undefined : new LowerLayers(lowerDirs));
       signal?.throwIfAborted();
       return await this.commitStep(layers, key, signal);
     } catch (err) {

@@ -169,6 +169,8 @@ export class FilePool {
 /** Why a link was not made that linkTo answers with false: the caller copies instead. */
 const NOT_LINKED: ReadonlySet<string> = new Set(['ENOENT', 'EMLINK', 'EXDEV', 'EPERM']);
 const BATCH = 512;
+/** A batch this small is linked on this thread: a trip to the worker and back costs more. */
+const LINK_HERE_MAX = 16;
 
 /**
  * FilePool.linkTo for many files, made on a libuv worker a batch at a time while the caller
@@ -209,14 +211,19 @@ export class PoolLinkBatch {
     this.#from = [];
     this.#to = [];
     this.#unlinked = [];
-    const done = this.link(from, to).then((codes) => {
+    const handle = (codes: (string | undefined)[]) => {
       for (let i = 0; i < codes.length; i++) {
         const code = codes[i];
         if (code === undefined) continue;
         if (!NOT_LINKED.has(code)) throw linkError(code, from[i] as string, to[i] as string);
         (unlinked[i] as () => void)();
       }
-    });
+    };
+    if (from.length <= LINK_HERE_MAX) {
+      handle(from.map((f, i) => linkHere(f, to[i] as string)));
+      return;
+    }
+    const done = this.link(from, to).then(handle);
     done.catch(() => {}); // seen by the next send() or finish()
     this.#inFlight = done;
   }
@@ -230,6 +237,16 @@ export class PoolLinkBatch {
   /** Waits for the worker without failing: before the target directory is removed. */
   async settle(): Promise<void> {
     await this.#inFlight?.catch(() => {});
+  }
+}
+
+/** One link, answered as the worker answers: undefined when made, else the error's code. */
+function linkHere(from: string, to: string): string | undefined {
+  try {
+    linkSync(from, to);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EIO';
   }
 }
 

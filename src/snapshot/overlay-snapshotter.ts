@@ -91,6 +91,10 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     ];
   }
 
+  async lowerDirs(parents: readonly string[]): Promise<string[]> {
+    return (await this.resolveStack(parents)).map((r) => this.fsDir(r.id)).reverse();
+  }
+
   protected changesOf(
     record: SnapshotRecord,
     _stack: SnapshotRecord[],

@@ -144,6 +144,8 @@ export interface Snapshotter {
   remove(keyOrName: string): Promise<void>;
   /** Disk use of one snapshot's own directory, or of every snapshot when no name is given. */
   usage(keyOrName?: string): Promise<Usage>;
+  /** Overlay only: the directories of `parents`' layers, top first, as a view of them would stack them. */
+  lowerDirs?(parents: readonly string[]): Promise<string[]>;
   /** What an active snapshot changed relative to its parents (mount it no longer, or at least quiesce it). */
   changes(key: string, options?: ChangeOptions): Promise<Change[]>;
   /** Crash recovery: removes directories no record refers to, temp files and half-done commits. */

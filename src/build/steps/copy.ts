@@ -12,7 +12,6 @@ import {
   fstatSync,
   futimesSync,
   lchownSync,
-  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
@@ -39,6 +38,7 @@ import { BuilderError } from '../../errors.js';
 import { type Owner, resolveOwner } from '../../rootfs/users.js';
 import { secureJoin } from '../../runtime/secure-join.js';
 import type { FilePool, PoolLinkBatch } from '../../snapshot/file-pool.js';
+import type { LowerLayers } from '../../snapshot/lower-layers.js';
 import { isErrno, lgetxattr, llistxattr, lsetxattr } from '../../sys/index.js';
 import { cleanPath } from './config.js';
 import { childPath, DestinationResolver, type Target } from './copy-dest.js';
@@ -79,8 +79,8 @@ export interface CopySpec {
  * NotDirectError, after which the caller copies through the mount instead.
  */
 export interface DirectCopy {
-  /** The layers below, merged, read-only; undefined when there are none. */
-  lowers: string | undefined;
+  /** The layers below, looked up as overlay merges them; undefined when there are none. */
+  lowers: LowerLayers | undefined;
   pool: FilePool | undefined;
 }
 
@@ -125,15 +125,12 @@ interface Ctx {
 }
 
 /** What the layers below have at `path` (not following a final symlink), or undefined. */
-function lowerEntry(ctx: Ctx, path: string): Stats | undefined {
-  const lowers = ctx.spec.direct?.lowers;
-  if (lowers === undefined) return undefined;
-  try {
-    return lstatSync(join(lowers, path), { throwIfNoEntry: false });
-  } catch (err) {
-    if (isErrno(err, 'ENOTDIR')) return undefined;
-    throw err;
-  }
+function lowerEntry(ctx: Ctx, path: string): { stats: Stats; host: string } | undefined {
+  const found = ctx.spec.direct?.lowers?.entry(path);
+  if (found === undefined || found.kind === 'absent') return undefined;
+  // Through a symlink or a file of the layers below: overlay's rules, through the mount.
+  if (found.kind === 'blocked') throw new NotDirectError(`${found.at} is not a directory in a lower layer`);
+  return found;
 }
 
 /** Direct copy: `path` is about to be created; the layers below must not have it. */
@@ -149,10 +146,10 @@ function assertNotBelow(ctx: Ctx, path: string): void {
  * copies it up (owner, mode, xattrs, times). False when the layers below do not have it.
  */
 function copyUpDirectory(ctx: Ctx, path: string, host: string): boolean {
-  const st = lowerEntry(ctx, path);
-  if (st === undefined) return false;
+  const below = lowerEntry(ctx, path);
+  if (below === undefined) return false;
+  const { stats: st, host: lower } = below;
   if (!st.isDirectory()) throw new NotDirectError(`${path} is not a directory in a lower layer`);
-  const lower = join(ctx.spec.direct?.lowers as string, path);
   mkdirSync(host, { mode: 0o700 });
   lchownSync(host, st.uid, st.gid);
   chmodSync(host, st.mode & 0o7777);
@@ -548,7 +545,7 @@ async function copyInto(ctx: Ctx): Promise<void> {
   const destHostRaw = await secureJoin(rootfs, spec.dest);
   let destStat = await stat(destHostRaw).catch(() => undefined);
   if (destStat === undefined && spec.direct !== undefined) {
-    destStat = lowerEntry(ctx, cleanPath(spec.dest));
+    destStat = lowerEntry(ctx, cleanPath(spec.dest))?.stats;
     if (destStat?.isSymbolicLink()) throw new NotDirectError(`${spec.dest} is a symlink in a lower layer`);
   }
   const matchCount =

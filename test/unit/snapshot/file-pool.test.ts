@@ -95,7 +95,7 @@ test('prune removes entries only the pool holds, keeps shared ones, and removes 
   assert.equal((await lstat(join(work, 'kept'))).nlink, 3);
 });
 
-test('a link batch links on a worker, hands back what the pool lacks, and fails on a path written twice', async (t) => {
+test('a link batch links on a worker (a small one on this thread), hands back what the pool lacks, and fails on a path written twice', async (t) => {
   if (skipIf(t, noBootId)) return;
   const pool = new FilePool(join(dir, 'batch'));
   const batch = pool.batch();
@@ -125,4 +125,12 @@ test('a link batch links on a worker, hands back what the pool lacks, and fails 
   await assert.rejects(again.finish(), { code: 'EEXIST', syscall: 'link', dest: join(work, 't0') });
   await again.settle();
   assert.deepEqual(handedBack, ['t7']);
+
+  // A few links (the end of a copy, a one-file COPY) are made here, with the same answers.
+  const small = pool.batch() as NonNullable<typeof batch>;
+  small.add(key, join(work, 's0'), () => handedBack.push('s0'));
+  small.add(missing, join(work, 's1'), () => handedBack.push('s1'));
+  await small.finish();
+  assert.deepEqual(handedBack, ['t7', 's1']);
+  assert.equal((await stat(join(work, 's0'))).ino, entry.ino);
 });
