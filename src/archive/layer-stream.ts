@@ -32,7 +32,7 @@ import {
 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuilderError } from '../errors.js';
-import { zlib } from '../lazy-builtins.js';
+import { zlib } from '../sys/lazy-builtins.js';
 import { bzip2Decompress } from './bzip2-codec.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { xzDecompress } from './xz-codec.js';

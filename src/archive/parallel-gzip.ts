@@ -14,7 +14,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ZlibOptions } from 'node:zlib';
-import { zlib } from '../lazy-builtins.js';
+import { zlib } from '../sys/lazy-builtins.js';
 
 const gzipAsync = (buf: Buffer, options: ZlibOptions): Promise<Buffer> =>
   promisify(zlib().gzip)(buf, options);

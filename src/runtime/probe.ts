@@ -9,7 +9,7 @@ import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { childProcess } from '../lazy-builtins.js';
+import { childProcess } from '../sys/lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recall, remember } from './probe-memo.js';
 import { generateSpec, type OciMount } from './spec.js';

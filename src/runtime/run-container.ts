@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
-import { childProcess } from '../lazy-builtins.js';
+import { childProcess } from '../sys/lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
 import type { RuntimeInfo } from './probe.js';

@@ -96,7 +96,7 @@ describe('the bundled CLI', { concurrency: false }, () => {
     assert.ok(!version.loaded.has('NativeModule child_process'), 'child_process loaded by --version');
   });
 
-  test('a COPY build loads the engine, and no built-in only some steps need (src/lazy-builtins.ts)', (t) => {
+  test('a COPY build loads the engine, and no built-in only some steps need (src/sys/lazy-builtins.ts)', (t) => {
     if (skipIf(t, reason)) return;
     const build = builtins('build', '-q', join(tmp.path, 'ctx'));
     assert.equal(build.code, 0, build.stderr);
