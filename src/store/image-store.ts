@@ -331,8 +331,9 @@ export class ImageStore {
     target: Descriptor,
     names: NamedTarget[],
     storedAt: string | undefined,
+    known?: Resolved,
   ): Promise<StoredImage> {
-    const resolved = await this.resolve(target);
+    const resolved = known ?? (await this.resolve(target));
     const tags = new Set<string>();
     const repoDigests = new Set<string>();
     let lastTag: string | undefined;
@@ -393,7 +394,13 @@ export class ImageStore {
     const manifestBytes = serializeManifest(manifest);
     const manifestDescriptor = descriptorOf(manifestBytes, manifest.mediaType as string);
     await this.content.writeBytes(manifestBytes, this.#writeOptions(manifestDescriptor, options.signal));
-    return this.putManifest(manifestDescriptor);
+    // What resolve() would read back: parsed from the bytes just written, not read from disk.
+    return this.#record({
+      manifestDescriptor,
+      manifest: parseManifest(manifestBytes),
+      config: parseConfig(configBytes),
+      id: configDescriptor.digest,
+    });
   }
 
   #writeOptions(d: Descriptor, signal: AbortSignal | undefined) {
@@ -410,8 +417,11 @@ export class ImageStore {
     if (!isManifestMediaType(manifestDescriptor.mediaType)) {
       throw new BuilderError('EINVAL', `media type ${manifestDescriptor.mediaType} is not an image manifest`);
     }
-    const resolved = await this.resolve(manifestDescriptor);
-    const { manifest, config, id } = resolved;
+    return this.#record(await this.resolve(manifestDescriptor));
+  }
+
+  async #record(resolved: Resolved): Promise<StoredImage> {
+    const { manifestDescriptor, manifest, config, id } = resolved;
     if (manifest.mediaType !== undefined && manifest.mediaType !== manifestDescriptor.mediaType) {
       throw new BuilderError(
         'EINVAL',
@@ -430,15 +440,20 @@ export class ImageStore {
         `image ${id} has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
       );
     }
+    for (const [i, layer] of manifest.layers.entries()) {
+      if (!isLayerMediaType(layer.mediaType))
+        throw new BuilderError('EINVAL', `layer ${i} of ${id} has media type ${layer.mediaType}`);
+    }
     return this.meta.withLock(GC_LOCK, async () => {
-      await this.#checkBlob(manifestDescriptor, 'manifest');
-      await this.#checkBlob(manifest.config, 'config');
-      for (const [i, layer] of manifest.layers.entries()) {
-        if (!isLayerMediaType(layer.mediaType))
-          throw new BuilderError('EINVAL', `layer ${i} of ${id} has media type ${layer.mediaType}`);
-        if (isForeignLayerMediaType(layer.mediaType) && (layer.urls?.length ?? 0) > 0) continue;
-        await this.#checkBlob(layer, `layer ${i}`);
-      }
+      await Promise.all([
+        this.#checkBlob(manifestDescriptor, 'manifest'),
+        this.#checkBlob(manifest.config, 'config'),
+        ...manifest.layers.map((layer, i) =>
+          isForeignLayerMediaType(layer.mediaType) && (layer.urls?.length ?? 0) > 0
+            ? undefined
+            : this.#checkBlob(layer, `layer ${i}`),
+        ),
+      ]);
       const previous = await this.records.get(id);
       const createdAt = previous?.value.createdAt ?? new Date().toISOString();
       const target = stripDescriptor(manifestDescriptor);
@@ -446,7 +461,7 @@ export class ImageStore {
       if (previous === undefined || !sameDescriptor(previous.value.target, target))
         await this.records.put(id, { target, createdAt });
       const named = (await this.#namedTargets('labels')).filter((n) => n.id === id);
-      return this.#materialize(manifestDescriptor, named, createdAt);
+      return this.#materialize(manifestDescriptor, named, createdAt, resolved);
     });
   }
 
