@@ -382,7 +382,6 @@ export class ImageStore {
       configBytes,
       family === 'docker' ? MediaTypes.dockerConfig : MediaTypes.ociConfig,
     );
-    await this.content.writeBytes(configBytes, this.#writeOptions(configDescriptor, options.signal));
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: family === 'docker' ? MediaTypes.dockerManifest : MediaTypes.ociManifest,
@@ -393,7 +392,11 @@ export class ImageStore {
       manifest.annotations = { ...options.annotations };
     const manifestBytes = serializeManifest(manifest);
     const manifestDescriptor = descriptorOf(manifestBytes, manifest.mediaType as string);
-    await this.content.writeBytes(manifestBytes, this.#writeOptions(manifestDescriptor, options.signal));
+    // Both at once: each waits on its own fsyncs; the record below waits for both.
+    await Promise.all([
+      this.content.writeBytes(configBytes, this.#writeOptions(configDescriptor, options.signal)),
+      this.content.writeBytes(manifestBytes, this.#writeOptions(manifestDescriptor, options.signal)),
+    ]);
     // What resolve() would read back: parsed from the bytes just written, not read from disk.
     return this.#record({
       manifestDescriptor,
@@ -445,15 +448,25 @@ export class ImageStore {
         throw new BuilderError('EINVAL', `layer ${i} of ${id} has media type ${layer.mediaType}`);
     }
     return this.meta.withLock(GC_LOCK, async () => {
-      await Promise.all([
-        this.#checkBlob(manifestDescriptor, 'manifest'),
-        this.#checkBlob(manifest.config, 'config'),
-        ...manifest.layers.map((layer, i) =>
-          isForeignLayerMediaType(layer.mediaType) && (layer.urls?.length ?? 0) > 0
-            ? undefined
-            : this.#checkBlob(layer, `layer ${i}`),
+      // All at once; the first missing one in manifest order is the one reported.
+      const checks = await Promise.all(
+        [
+          this.#checkBlob(manifestDescriptor, 'manifest'),
+          this.#checkBlob(manifest.config, 'config'),
+          ...manifest.layers.map((layer, i) =>
+            isForeignLayerMediaType(layer.mediaType) && (layer.urls?.length ?? 0) > 0
+              ? undefined
+              : this.#checkBlob(layer, `layer ${i}`),
+          ),
+        ].map((check) =>
+          check?.then(
+            () => undefined,
+            (err: unknown) => err ?? new Error('blob check failed'),
+          ),
         ),
-      ]);
+      );
+      const missing = checks.find((e) => e !== undefined);
+      if (missing !== undefined) throw missing;
       const previous = await this.records.get(id);
       const createdAt = previous?.value.createdAt ?? new Date().toISOString();
       const target = stripDescriptor(manifestDescriptor);
