@@ -231,6 +231,12 @@ class Build {
   private ignorePatterns: Promise<string[]> | undefined;
   private statMemo: Promise<StatMemo> | undefined;
   private statMemoDirty = false;
+  /**
+   * Writes the build goes on without waiting for (a step's cache entry, the stat memo): each
+   * waits on its own fsync while the next step runs; run() waits for all before it returns,
+   * and a lookup of a key waits for that key's write. Kept settled: a failure is thrown by run().
+   */
+  private readonly pending = new Map<string, Promise<unknown>>();
   private rootfsManager: RootfsManager | undefined;
   private file!: ParsedDockerfile;
   private plan!: BuildPlan;
@@ -280,8 +286,20 @@ class Build {
     const target = await this.buildStage(this.plan.target);
     const unused = unusedBuildArgs(this.scope);
     if (unused.length > 0) this.warn(`One or more build-args [${unused.join(' ')}] were not consumed`);
-    await this.saveStatMemo();
-    return this.export(target);
+    this.defer('statmemo', this.saveStatMemo());
+    const result = await this.export(target);
+    for (const outcome of await Promise.all(this.pending.values()))
+      if (outcome instanceof Error) throw outcome;
+    return result;
+  }
+
+  private defer(name: string, write: Promise<unknown>): void {
+    const settled = write.then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    const before = this.pending.get(name);
+    this.pending.set(name, before === undefined ? settled : before.then((first) => first ?? settled));
   }
 
   private wrapDockerfileErrors<T>(fn: () => T): T {
@@ -539,10 +557,10 @@ class Build {
         const layer = await execute(vertex);
         record = { preimage: key.preimage, ...(layer ? { layer } : {}), created: formatGoTime(new Date()) };
         // Recorded only after the step succeeded: a failed step leaves no cache entry.
-        await this.o.store.cache.put(key.key, record);
+        this.defer(`cache:${key.key}`, this.o.store.cache.put(key.key, record));
       } else if (record.layer && this.needsRecompression(record.layer)) {
         record = { ...record, layer: await this.recompress(record.layer) };
-        await this.o.store.cache.put(key.key, record);
+        this.defer(`cache:${key.key}`, this.o.store.cache.put(key.key, record));
       }
       if (record.layer) {
         state.layers.push(record.layer);
@@ -582,6 +600,7 @@ class Build {
   }
 
   private async lookup(key: string): Promise<CacheRecord | undefined> {
+    await this.pending.get(`cache:${key}`); // this build's own entry for it, being written
     const entry = await this.o.store.cache.get(key);
     const record = entry?.value as CacheRecord | undefined;
     if (!record || typeof record !== 'object' || !('preimage' in record)) return undefined;

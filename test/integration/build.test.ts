@@ -312,6 +312,17 @@ COPY extra.txt /extra.txt
     );
   });
 
+  test('a step two stages share is built once: the second finds the entry the first is still writing', async (t) => {
+    if (skipIf(t, reason)) return;
+    await env.write({ 'shared.txt': `shared ${Date.now()} ${Math.random()}\n` });
+    const r = await env.build(
+      'FROM scratch AS a\nCOPY shared.txt /shared.txt\nFROM scratch AS b\nCOPY shared.txt /shared.txt\nCOPY --from=a /shared.txt /from-a.txt\n',
+    );
+    const shared = r.steps.filter((s) => s.name.includes('COPY shared.txt'));
+    assert.equal(shared.length, 2, r.steps.map((s) => s.name).join(', '));
+    assert.deepEqual(shared.map((s) => s.cached).sort(), [false, true]);
+  });
+
   test('building twice with SOURCE_DATE_EPOCH gives the same image digest', async (t) => {
     if (skipIf(t, reason)) return;
     const a = await env.build(dockerfile, { noCache: true, sourceDateEpoch: 1700000000 });
