@@ -10,7 +10,8 @@
 // the file is authoritative.
 
 import { createHash } from 'node:crypto';
-import { opendir, readFile, unlink } from 'node:fs/promises';
+import { type Dirent, readdirSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError, isBuilderError } from '../../errors.js';
 import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
@@ -166,23 +167,19 @@ export class FsRecordStore<T> {
     const out: StoredRecord<T>[] = [];
     if (options.dependency !== false)
       this.#options.journal?.()?.noteListing(`every ${this.#options.what} record`);
-    let dir: Awaited<ReturnType<typeof opendir>>;
+    // Read synchronously, as readTextIfExists reads one record: small files in the page cache.
+    let entries: Dirent[];
     try {
-      dir = await opendir(this.dir);
+      entries = readdirSync(this.dir, { withFileTypes: true });
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return out;
       throw err;
     }
-    for await (const entry of dir) {
+    for (const entry of entries) {
       if (!entry.isFile() || !entry.name.endsWith('.json') || entry.name.startsWith('.')) continue;
       const path = join(this.dir, entry.name);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        if (errnoOf(err) === 'ENOENT') continue; // deleted meanwhile
-        throw err;
-      }
+      const text = await readTextIfExists(path);
+      if (text === undefined) continue; // deleted meanwhile
       out.push(this.#decode(text, path));
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
