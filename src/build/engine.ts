@@ -233,8 +233,9 @@ class Build {
   private statMemoDirty = false;
   /**
    * Writes the build goes on without waiting for (a step's cache entry, the stat memo): each
-   * waits on its own fsync while the next step runs; run() waits for all before it returns,
-   * and a lookup of a key waits for that key's write. Kept settled: a failure is thrown by run().
+   * waits on its own fsync while the next step runs, the last ones while the image's blobs are
+   * written; export() waits for all before it tags (a failed write fails the build and moves no
+   * tag), and a lookup of a key waits for that key's write. Kept settled: no unhandled rejection.
    */
   private readonly pending = new Map<string, Promise<unknown>>();
   private rootfsManager: RootfsManager | undefined;
@@ -287,10 +288,13 @@ class Build {
     const unused = unusedBuildArgs(this.scope);
     if (unused.length > 0) this.warn(`One or more build-args [${unused.join(' ')}] were not consumed`);
     this.defer('statmemo', this.saveStatMemo());
-    const result = await this.export(target);
+    return this.export(target);
+  }
+
+  /** Waits for every deferred write; throws the first that failed. */
+  private async settlePending(): Promise<void> {
     for (const outcome of await Promise.all(this.pending.values()))
       if (outcome instanceof Error) throw outcome;
-    return result;
   }
 
   private defer(name: string, write: Promise<unknown>): void {
@@ -993,6 +997,7 @@ class Build {
         { mediaTypes: 'oci' },
       );
       v.log('status', `writing image ${stored.id}`);
+      await this.settlePending();
       const tags: string[] = [];
       for (const tag of this.o.tags ?? []) {
         const { name } = await this.o.store.images.tag(stored, tag);

@@ -323,6 +323,24 @@ COPY extra.txt /extra.txt
     assert.deepEqual(shared.map((s) => s.cached).sort(), [false, true]);
   });
 
+  test('a cache entry that cannot be written fails the build, after the steps, and moves no tag', async (t) => {
+    if (skipIf(t, reason)) return;
+    await env.write({ 'late.txt': `late ${Date.now()} ${Math.random()}\n` });
+    const index = env.store.meta.cacheIndex as { put: (...a: unknown[]) => Promise<unknown> };
+    index.put = async () => {
+      throw new Error('no space left on device (test)');
+    };
+    try {
+      await assert.rejects(
+        env.build('FROM scratch\nCOPY late.txt /late.txt\n', { tags: ['deferred-put:1'] }),
+        /no space left on device \(test\)/,
+      );
+    } finally {
+      delete (index as { put?: unknown }).put; // the prototype's again
+    }
+    await assert.rejects(env.store.images.get('deferred-put:1'), { code: 'ENOTFOUND' });
+  });
+
   test('building twice with SOURCE_DATE_EPOCH gives the same image digest', async (t) => {
     if (skipIf(t, reason)) return;
     const a = await env.build(dockerfile, { noCache: true, sourceDateEpoch: 1700000000 });
