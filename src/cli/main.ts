@@ -160,7 +160,10 @@ export async function main(argv: string[]): Promise<number> {
     const mod = await def.load();
     return await mod.run({
       args,
-      stdin: process.stdin,
+      // On first use: making process.stdin builds a stream (~1 ms) that few commands read.
+      get stdin() {
+        return process.stdin;
+      },
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
