@@ -9,6 +9,8 @@
 //
 // The record is a hint: GC may remove the compressed blob (no image references it), and it is
 // then written again; parallel gzip is deterministic, so it comes back with the same digest.
+// It stays useful without its blob (a push asks the registry for that digest first), so
+// prune() drops only the records of layers no longer in the store.
 
 import type { Digest } from '../digest/digest.js';
 import { isDigest } from '../digest/digest.js';
@@ -86,6 +88,17 @@ export class CompressedLayers {
   /** `layer` as it leaves the machine: compressed when stored uncompressed, else as it is. */
   async distributable(layer: Descriptor, options: CompressOptions = {}): Promise<Descriptor> {
     return CompressedLayers.needsCompression(layer) ? this.ensure(layer, options) : layer;
+  }
+
+  /** Removes the records of uncompressed layers the store no longer has (after GC); returns how many. */
+  async prune(): Promise<number> {
+    let removed = 0;
+    for (const rec of await this.#records.list({ dependency: false })) {
+      const diffId = /-(sha256:[0-9a-f]{64})$/.exec(rec.key)?.[1];
+      if (diffId !== undefined && (await this.store.content.has(diffId as Digest))) continue;
+      if (await this.#records.delete(rec.key)) removed++;
+    }
+    return removed;
   }
 
   async #ensure(layer: Descriptor, key: string, options: CompressOptions): Promise<Descriptor> {

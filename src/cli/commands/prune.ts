@@ -57,6 +57,9 @@ async function run(ctx: CommandContext, warning: string, system: boolean): Promi
     signal: ctx.signal,
     ...grace,
   });
+  // The compressed forms remembered for push, of layers GC has just removed.
+  const { CompressedLayers } = await import('../../image/compressed-layer.js');
+  await new CompressedLayers(store).prune();
   if (images.lines.length > 0) ctx.stdout.write(`Deleted Images:\n${images.lines.join('\n')}\n\n`);
   if (system && gc.removedSnapshots.length > 0)
     ctx.stdout.write(`Deleted snapshots:\n${gc.removedSnapshots.join('\n')}\n\n`);
