@@ -14,7 +14,7 @@ packages=(
   buildah         # benchmarks only: the second tool `npm run bench` compares with (bud --layers, runc)
   time            # benchmarks only: /usr/bin/time -f %M, the peak RSS of each measured command
   apache2-utils   # htpasswd -B: the registry tests' Basic-auth set-up
-  openssl         # the registry tests' token server: its key and self-signed certificate
+  openssl         # test keys and certificates: the registry's token server, a private CA (extra-ca tests)
   busybox-static  # a tiny base image for tests
   debootstrap     # the Debian base of the Flask example
   g++ make python3 # node-gyp's toolchain for native/ and for zstd-napi (built at npm ci)

@@ -312,6 +312,19 @@ COPY extra.txt /extra.txt
     );
   });
 
+  test('COPY --link leaves the layer plain COPY leaves (the differential test cannot judge it: docker 20.10 rejects the flag)', async (t) => {
+    if (skipIf(t, reason)) return;
+    await env.write({ 'link/a.txt': 'a\n', 'link/dir/b.txt': 'b\n' });
+    const plain = await env.build('FROM scratch\nCOPY link/a.txt link/dir /l/\n', {
+      sourceDateEpoch: 1_700_000_000,
+    });
+    const linked = await env.build('FROM scratch\nCOPY --link link/a.txt link/dir /l/\n', {
+      sourceDateEpoch: 1_700_000_000,
+    });
+    assert.equal(linked.image.config.rootfs.diff_ids.length, 1);
+    assert.deepEqual(linked.image.config.rootfs.diff_ids, plain.image.config.rootfs.diff_ids);
+  });
+
   test('a step two stages share is built once: the second finds the entry the first is still writing', async (t) => {
     if (skipIf(t, reason)) return;
     await env.write({ 'shared.txt': `shared ${Date.now()} ${Math.random()}\n` });
