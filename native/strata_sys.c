@@ -624,18 +624,23 @@ static bool get_state(napi_env env, napi_value value, sha256_ctx **out) {
   return true;
 }
 
-static bool get_bytes(napi_env env, napi_value value, void **data, size_t *length) {
+/* A typed array of `want`: its data and element count; else a TypeError saying `message`. */
+static bool get_typed(napi_env env, napi_value value, napi_typedarray_type want, const char *message, void **data,
+                      size_t *length) {
   napi_typedarray_type type;
   napi_value buffer;
   size_t offset;
   bool is_typed = false;
   if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) != napi_ok ||
-      type != napi_uint8_array) {
-    throw_type(env, "data must be a Uint8Array");
+      napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) != napi_ok || type != want) {
+    throw_type(env, message);
     return false;
   }
   return true;
+}
+
+static bool get_bytes(napi_env env, napi_value value, void **data, size_t *length) {
+  return get_typed(env, value, napi_uint8_array, "data must be a Uint8Array", data, length);
 }
 
 static napi_value js_sha256_init(napi_env env, napi_callback_info info) {
@@ -984,19 +989,9 @@ static void read_files_complete(napi_env env, napi_status status, void *hint) {
 }
 
 static bool get_float64s(napi_env env, napi_value value, const char *what, double **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  bool is_typed = false;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) != napi_ok ||
-      type != napi_float64_array) {
-    char message[96];
-    snprintf(message, sizeof(message), "%s must be a Float64Array", what);
-    throw_type(env, message);
-    return false;
-  }
-  return true;
+  char message[96];
+  snprintf(message, sizeof(message), "%s must be a Float64Array", what);
+  return get_typed(env, value, napi_float64_array, message, (void **)data, length);
 }
 
 static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
@@ -1078,10 +1073,8 @@ static void link_files_complete(napi_env env, napi_status status, void *hint) {
 
 static napi_value js_link_files(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  napi_typedarray_type array_type;
-  napi_value array_buffer;
-  size_t n_errnos, byte_offset;
-  bool is_typed = false;
+  size_t n_errnos = 0;
+  const char *usage = "linkFiles(from, to, errnos, callback): as many targets as sources, an Int32Array slot for each";
   struct link_files_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -1090,10 +1083,9 @@ static napi_value js_link_files(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 4, argv) || !get_strings(env, argv[0], "from", &job->from, &job->n_from) ||
       !get_strings(env, argv[1], "to", &job->to, &job->n_to))
     goto fail;
-  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[2], &array_type, &n_errnos, (void **)&job->errnos, &array_buffer, &byte_offset) != napi_ok ||
-      array_type != napi_int32_array || job->n_from != job->n_to || n_errnos < job->n_from) {
-    throw_type(env, "linkFiles(from, to, errnos, callback): as many targets as sources, an Int32Array slot for each");
+  if (!get_typed(env, argv[2], napi_int32_array, usage, (void **)&job->errnos, &n_errnos)) goto fail;
+  if (job->n_from != job->n_to || n_errnos < job->n_from) {
+    throw_type(env, usage);
     goto fail;
   }
   CHECK_NAPI(env, napi_create_reference(env, argv[2], 1, &job->errnos_ref));

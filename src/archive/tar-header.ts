@@ -257,7 +257,6 @@ export function encodeHeader(fields: UstarFields): Buffer {
   return block;
 }
 
-/** Octal digits of a value known to fit, zero-padded to `digits`, then a NUL. */
 /** Octal digits of a value known to fit, zero-padded to `digits`, then a NUL; their byte sum. */
 function writeOctal(buf: Uint8Array, offset: number, digits: number, value: number): number {
   let sum = 0;

@@ -302,8 +302,12 @@ class Build {
       () => undefined,
       (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     );
+    // A second write of the same name (a cache entry rewritten recompressed): both are waited for.
     const before = this.pending.get(name);
-    this.pending.set(name, before === undefined ? settled : before.then((first) => first ?? settled));
+    this.pending.set(
+      name,
+      before === undefined ? settled : Promise.all([before, settled]).then(([a, b]) => a ?? b),
+    );
   }
 
   private wrapDockerfileErrors<T>(fn: () => T): T {

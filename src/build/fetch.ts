@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuilderError, DigestMismatchError } from '../errors.js';
-import { type HttpAgents, type HttpResponse, httpExchange, makeAgents } from '../registry/http.js';
+import {
+  followRedirects,
+  type HttpAgents,
+  type HttpResponse,
+  httpExchange,
+  makeAgents,
+} from '../registry/http.js';
 
 export interface Download {
   url: string;
@@ -47,7 +53,7 @@ async function download(
 ): Promise<Download> {
   let response: HttpResponse;
   try {
-    response = await followRedirects(new URL(url), agents, options.signal);
+    response = await fetchFollowing(new URL(url), agents, options.signal);
   } catch (err) {
     if (err instanceof BuilderError) throw err;
     throw new BuilderError('EUNAVAILABLE', `failed to fetch ${url}: ${(err as Error).message}`, {
@@ -92,36 +98,33 @@ async function download(
   };
 }
 
-async function followRedirects(
+function fetchFollowing(
   start: URL,
   agents: HttpAgents,
   signal: AbortSignal | undefined,
 ): Promise<HttpResponse> {
-  let current = start;
-  for (let hop = 0; ; hop++) {
-    if (current.protocol !== 'http:' && current.protocol !== 'https:')
+  const send = (url: URL) => {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new BuilderError(
         'EINVAL',
-        `failed to fetch ${start.href}: cannot follow a redirect to ${current.protocol} URLs`,
+        `failed to fetch ${start.href}: cannot follow a redirect to ${url.protocol} URLs`,
       );
-    const res = await httpExchange({
+    return httpExchange({
       method: 'GET',
-      url: current,
+      url,
       headers: { 'user-agent': 'strata', accept: '*/*' },
       agents,
       timeoutMs: IDLE_TIMEOUT_MS,
       ...(signal === undefined ? {} : { signal }),
     });
-    const location = res.headers.location;
-    if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
-    res.body.resume();
-    if (hop >= MAX_REDIRECTS)
-      throw new BuilderError(
-        'EUNAVAILABLE',
-        `failed to fetch ${start.href}: more than ${MAX_REDIRECTS} redirects`,
-      );
-    current = new URL(location, current);
-  }
+  };
+  return followRedirects(
+    start,
+    MAX_REDIRECTS,
+    send,
+    () =>
+      new BuilderError('EUNAVAILABLE', `failed to fetch ${start.href}: more than ${MAX_REDIRECTS} redirects`),
+  );
 }
 
 function isCertificateError(err: unknown): boolean {

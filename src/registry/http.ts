@@ -153,6 +153,28 @@ export function httpExchange(x: HttpExchange): Promise<HttpResponse> {
   });
 }
 
+/**
+ * An exchange and the redirects it leads to (301, 302, 303, 307, 308 with a Location), at most
+ * `max` of them: `send` makes each one, for a URL that may be another host's; `tooMany` is
+ * thrown past `max`.
+ */
+export async function followRedirects(
+  first: URL,
+  max: number,
+  send: (url: URL) => Promise<HttpResponse>,
+  tooMany: () => Error,
+): Promise<HttpResponse> {
+  let current = first;
+  for (let hop = 0; ; hop++) {
+    const res = await send(current);
+    const location = res.headers.location;
+    if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+    res.body.resume();
+    if (hop >= max) throw tooMany();
+    current = new URL(location, current);
+  }
+}
+
 /** Reads a body to its end, failing (EINVAL) beyond `max` bytes. */
 export async function readBody(body: Readable, max: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];

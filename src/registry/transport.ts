@@ -27,6 +27,7 @@ import {
   RegistryNetworkError,
 } from './errors.js';
 import {
+  followRedirects,
   type HttpAgents,
   type HttpResponse,
   httpExchange,
@@ -303,26 +304,18 @@ export class RegistryTransport {
 
   /** One exchange, following redirects for GET/HEAD. */
   async #follow(req: RegistryRequest, url: URL, auth: string | undefined): Promise<HttpResponse> {
-    let current = url;
-    for (let hop = 0; ; hop++) {
+    const send = (current: URL) => {
       const headers: Record<string, string> = { ...(req.headers ?? {}) };
       if (auth !== undefined && current.host === url.host) headers.authorization = auth;
-      const res = await this.#exchange(
-        req.method,
-        current,
-        headers,
-        req.body,
-        req.signal,
-        req.onBodyProgress,
-      );
-      const location = res.headers.location;
-      const redirect = [301, 302, 303, 307, 308].includes(res.status) && location !== undefined;
-      if (!redirect || (req.method !== 'GET' && req.method !== 'HEAD')) return res;
-      res.body.resume();
-      if (hop >= MAX_REDIRECTS)
-        throw new BuilderError('EINVAL', `${req.method} ${redactUrl(url)}: too many redirects`);
-      current = new URL(location, current);
-    }
+      return this.#exchange(req.method, current, headers, req.body, req.signal, req.onBodyProgress);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(url);
+    return followRedirects(
+      url,
+      MAX_REDIRECTS,
+      send,
+      () => new BuilderError('EINVAL', `${req.method} ${redactUrl(url)}: too many redirects`),
+    );
   }
 
   async #exchange(

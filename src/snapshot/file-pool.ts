@@ -41,6 +41,9 @@ export interface PoolEntryIdentity {
   mtimeMs: number;
 }
 
+/** Why a link was not made that linkTo answers with false: the caller copies instead. */
+const NOT_LINKED: ReadonlySet<string> = new Set(['ENOENT', 'EMLINK', 'EXDEV', 'EPERM']);
+
 export class FilePool {
   /** This boot's directory, joined once: entryPath runs for every file a COPY links. */
   #bootDir: string | undefined | null = null;
@@ -104,8 +107,7 @@ export class FilePool {
       linkSync(from, target);
       return true;
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'EMLINK') || isErrno(err, 'EXDEV') || isErrno(err, 'EPERM'))
-        return false;
+      if (NOT_LINKED.has((err as NodeJS.ErrnoException).code ?? '')) return false;
       throw err;
     }
   }
@@ -166,8 +168,6 @@ export class FilePool {
   }
 }
 
-/** Why a link was not made that linkTo answers with false: the caller copies instead. */
-const NOT_LINKED: ReadonlySet<string> = new Set(['ENOENT', 'EMLINK', 'EXDEV', 'EPERM']);
 const BATCH = 512;
 /** A batch this small is linked on this thread: a trip to the worker and back costs more. */
 const LINK_HERE_MAX = 16;

@@ -28,6 +28,12 @@ describe('build: ADD from a URL', { concurrency: false }, () => {
           'last-modified': 'Wed, 01 Nov 2023 10:00:00 GMT',
         });
         res.end(BODY);
+      } else if (req.url === '/loop') {
+        res.writeHead(302, { location: '/loop' });
+        res.end();
+      } else if (req.url === '/elsewhere') {
+        res.writeHead(301, { location: 'ftp://127.0.0.1/tool.txt' });
+        res.end();
       } else {
         res.writeHead(404);
         res.end();
@@ -53,7 +59,7 @@ describe('build: ADD from a URL', { concurrency: false }, () => {
     assert.equal(st.mtime.toISOString(), '2023-11-01T10:00:00.000Z');
   });
 
-  test('a wrong checksum, a 404 and a URL in COPY are errors that say so', async (t) => {
+  test('a wrong checksum, a 404, a redirect loop or to another scheme, and a URL in COPY are errors that say so', async (t) => {
     if (skipIf(t, reason)) return;
     const wrong = `sha256:${'0'.repeat(64)}`;
     await assert.rejects(
@@ -61,6 +67,11 @@ describe('build: ADD from a URL', { concurrency: false }, () => {
       /digest|checksum/i,
     );
     await assert.rejects(env.build(`FROM scratch\nADD ${base}/missing /x\n`), /404/);
+    await assert.rejects(env.build(`FROM scratch\nADD ${base}/loop /x\n`), /more than 20 redirects/);
+    await assert.rejects(
+      env.build(`FROM scratch\nADD ${base}/elsewhere /x\n`),
+      /cannot follow a redirect to ftp: URLs/,
+    );
     await assert.rejects(
       env.build(`FROM scratch\nCOPY ${base}/files/tool.txt /x\n`),
       /source can't be a URL for COPY/,

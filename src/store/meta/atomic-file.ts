@@ -57,9 +57,9 @@ export async function writeFileAtomic(
 }
 
 /**
- * The file's text, or undefined when it does not exist. Reads synchronously: records are small and in the page cache, where fs.promises.readFile
- * costs four thread-pool round trips (open, fstat, read, close; ~50 µs each here) and a no-op
- * build reads a dozen of them.
+ * The file's text, or undefined when it does not exist. Reads synchronously: records are small
+ * and in the page cache, where fs.promises.readFile costs four thread-pool round trips (open,
+ * fstat, read, close; ~50 µs each here) and a no-op build reads a dozen of them.
  */
 export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
