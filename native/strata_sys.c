@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -670,6 +671,39 @@ static napi_value js_sha256_final(napi_env env, napi_callback_info info) {
   if (napi_create_buffer(env, 32, &out, &result) != napi_ok) return NULL;
   sha256_final_fn((unsigned char *)out, ctx);
   return result;
+}
+
+/* sha256(data): the digest of one buffer, in one call (no state Buffer for a small input). */
+static napi_value js_sha256(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  sha256_ctx ctx;
+  void *data, *out;
+  size_t length;
+  if (!get_args(env, info, 1, argv) || !get_bytes(env, argv[0], &data, &length)) return NULL;
+  if (napi_create_buffer(env, 32, &out, &result) != napi_ok) return NULL;
+  sha256_init_fn(&ctx);
+  sha256_update_fn(&ctx, data, length);
+  sha256_final_fn((unsigned char *)out, &ctx);
+  return result;
+}
+
+/* randomFill(buffer): getrandom(2) into it. What node:crypto's randomBytes gives, without
+ * loading node:crypto (~3 ms at a command's start) for a temp file's name. */
+static napi_value js_random_fill(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  void *data;
+  size_t length;
+  if (!get_args(env, info, 1, argv) || !get_bytes(env, argv[0], &data, &length)) return NULL;
+  for (size_t done = 0; done < length;) {
+    ssize_t n = getrandom((char *)data + done, length - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw_errno(env, errno, "getrandom", NULL);
+      return NULL;
+    }
+    done += (size_t)n;
+  }
+  return undefined_value(env);
 }
 
 /* Queues `job` on the libuv pool as async work named `name` (for async_hooks), with `callback`
@@ -1383,6 +1417,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linkFiles", NULL, js_link_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchFiles", NULL, js_prefetch_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"treeFingerprintAsync", NULL, js_tree_fingerprint_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"randomFill", NULL, js_random_fill, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions) != napi_ok)
     return NULL;
@@ -1392,6 +1427,7 @@ static napi_value init(napi_env env, napi_value exports) {
         {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
         {"sha256UpdateAsync", NULL, js_sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
         {"sha256Final", NULL, js_sha256_final, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"sha256", NULL, js_sha256, NULL, NULL, NULL, napi_enumerable, NULL},
         /* Hashes with the same OpenSSL functions. */
         {"writeTar", NULL, js_write_tar, NULL, NULL, NULL, napi_enumerable, NULL},
     };

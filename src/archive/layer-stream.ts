@@ -22,7 +22,6 @@
 // xz (xz-codec.ts) are decompressed, anything else passes through as a plain tar. The three
 // codecs outside Node are loaded on first use.
 
-import { createHash, type Hash } from 'node:crypto';
 import {
   pipeline as pipelineCallback,
   Readable,
@@ -31,6 +30,7 @@ import {
   type Writable,
 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createSha256, type Sha256 } from '../digest/sha256.js';
 import { BuilderError } from '../errors.js';
 import { zlib } from '../sys/lazy-builtins.js';
 import { bzip2Decompress } from './bzip2-codec.js';
@@ -68,7 +68,7 @@ export interface LayerStreamResult {
 
 /** A pass-through that hashes and counts what flows by. */
 class DigestTap extends Transform {
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash: Sha256 = createSha256();
   bytes = 0;
   #digest: string | undefined;
 
@@ -79,7 +79,7 @@ class DigestTap extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#digest = `sha256:${this.#hash.digest('hex')}`;
+    this.#digest = `sha256:${this.#hash.digest().toString('hex')}`;
     callback();
   }
 

@@ -19,7 +19,6 @@
 // Writes are atomic (temp file in the same directory, fsync, rename) with mode 0600, as the file
 // holds secrets; the directory is created 0700 when missing.
 
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BuilderError } from '../errors.js';
@@ -131,6 +130,8 @@ export async function readDockerConfig(path: string): Promise<DockerConfigFile> 
 export async function writeDockerConfig(path: string, config: DockerConfigFile): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // node:crypto only here (login, logout): loaded at every start it costs ~3 ms.
+  const { randomBytes } = await import('node:crypto');
   const temp = join(dir, `.config.json.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(temp, 'wx', 0o600);
   let renamed = false;

@@ -2,7 +2,7 @@
 // The record itself (the pre-image) is stored with the entry, so a miss can be explained
 // later by diffing it against the nearest hit.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../digest/sha256.js';
 import { canonicalJson } from '../oci/go-json.js';
 import type { LayerRef } from '../rootfs/rootfs-manager.js';
 
@@ -34,7 +34,7 @@ export function stepKey(
   inputs: string[] = [],
 ): StepKey {
   const preimage: KeyPreimage = { v: CACHE_KEY_VERSION, parent, platform, op, inputs };
-  const key = `sha256:${createHash('sha256').update(canonicalJson(preimage)).digest('hex')}`;
+  const key = `sha256:${sha256Hex(canonicalJson(preimage))}`;
   return { key, preimage };
 }
 

@@ -4,7 +4,6 @@
 // because every key includes its parent's. Stages the target needs run concurrently once
 // their own dependencies are done.
 
-import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,6 +11,7 @@ import { decompressLayer } from '../archive/layer-stream.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
 import { checksumSources, type SelectedSource, type StatMemo, selectSources } from '../context/sources.js';
 import type { Digest } from '../digest/digest.js';
+import { sha256Hex } from '../digest/sha256.js';
 import { parseDockerfile } from '../dockerfile/index.js';
 import { convertNode } from '../dockerfile/instructions/convert.js';
 import type {
@@ -675,7 +675,7 @@ class Build {
   }
 
   private memoPath(): string {
-    const id = createHash('sha256').update(this.o.contextDir).digest('hex').slice(0, 32);
+    const id = sha256Hex(this.o.contextDir).slice(0, 32);
     return join(this.o.store.root, 'cache', 'statmemo', `${id}.json`);
   }
 
@@ -770,7 +770,7 @@ class Build {
       );
     }
     for (const d of downloads) inputs.push(`url:${d.url}:${d.digest}`);
-    const heredocDigest = (content: string) => `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    const heredocDigest = (content: string) => `sha256:${sha256Hex(content)}`;
     const op = {
       kind: i.kind,
       sources: paths,

@@ -1,13 +1,13 @@
 // ADD <url>: downloads to a temp file, hashing as it goes; `--checksum` is verified before
 // anything is used. The file name comes from the URL's path, as BuildKit names it.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createSha256 } from '../digest/sha256.js';
 import { BuilderError, DigestMismatchError } from '../errors.js';
 import {
   followRedirects,
@@ -16,6 +16,7 @@ import {
   httpExchange,
   makeAgents,
 } from '../registry/http.js';
+import { randomHex } from '../sys/index.js';
 
 export interface Download {
   url: string;
@@ -71,8 +72,8 @@ async function download(
     );
   }
   await mkdir(tmpDir, { recursive: true });
-  const file = join(tmpDir, `download-${randomBytes(8).toString('hex')}`);
-  const hash = createHash('sha256');
+  const file = join(tmpDir, `download-${randomHex(8)}`);
+  const hash = createSha256();
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
@@ -82,7 +83,7 @@ async function download(
   await pipeline(response.body, tap, createWriteStream(file), {
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const digest = `sha256:${hash.digest('hex')}`;
+  const digest = `sha256:${hash.digest().toString('hex')}`;
   if (options.checksum !== undefined && options.checksum !== digest) {
     throw new DigestMismatchError(options.checksum, digest, `download ${url}`);
   }

@@ -2,7 +2,6 @@
 // works (probed; the same spec as for runc, ~3 ms a container), else an OCI runtime (runc/crun,
 // probed), else chroot isolation (namespaces + chroot). One process per step.
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { probeRuntime, type RuntimeInfo } from '../runtime/probe.js';
 import { runContainer } from '../runtime/run-container.js';
 import { secureJoin } from '../runtime/secure-join.js';
 import { type BindMount, generateSpec, type OciMount } from '../runtime/spec.js';
+import { randomHex } from '../sys/index.js';
 import type { RunExecutor, RunRequest } from './steps/run.js';
 
 export type Isolation = 'default' | 'native' | 'runc' | 'chroot';
@@ -103,7 +103,7 @@ export class RuntimeExecutor implements RunExecutor {
         bundleDir,
         rootfs: request.rootfs,
         spec,
-        id: `strata-build-${randomBytes(6).toString('hex')}`,
+        id: `strata-build-${randomHex(6)}`,
         ...stepIo(request),
       });
     } finally {

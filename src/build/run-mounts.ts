@@ -2,13 +2,14 @@
 // across builds (by id, with shared/private/locked sharing); bind mounts read the context or
 // another stage; secrets come from files given on the command line and never enter a layer.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanContextPath } from '../context/sources.js';
+import { sha256Hex } from '../digest/sha256.js';
 import { BuilderError } from '../errors.js';
 import { secureJoin } from '../runtime/secure-join.js';
 import { acquireFileLock, type FileLock } from '../store/meta/file-lock.js';
+import { randomHex } from '../sys/index.js';
 import type { ResolvedRunMount, RunMount } from './steps/run.js';
 
 export interface ResolveRunMountsOptions {
@@ -48,12 +49,7 @@ export async function resolveRunMounts(o: ResolveRunMountsOptions): Promise<Reso
           });
           break;
         case 'cache': {
-          const dir = join(
-            o.storeRoot,
-            'cache',
-            'mounts',
-            createHash('sha256').update(m.id).digest('hex').slice(0, 32),
-          );
+          const dir = join(o.storeRoot, 'cache', 'mounts', sha256Hex(m.id).slice(0, 32));
           const created = await mkdir(dir, { recursive: true });
           if (created !== undefined) {
             await chown(dir, m.uid ?? 0, m.gid ?? 0);
@@ -124,7 +120,7 @@ export async function resolveRunMounts(o: ResolveRunMountsOptions): Promise<Reso
           await mkdir(tmpRoot, { recursive: true });
           const dir = await mkdtemp(join(tmpRoot, 'secret-'));
           cleanups.push(() => rm(dir, { recursive: true, force: true }));
-          const copy = join(dir, randomBytes(6).toString('hex'));
+          const copy = join(dir, randomHex(6));
           await copyFile(file, copy);
           await chown(copy, m.uid, m.gid);
           await chmod(copy, m.mode);

@@ -29,7 +29,6 @@
 // (path), blob (path), tree (directory\0digest, then \0name per pruned directory), write
 // (path\0content: a file the answer writes, after every check), stdout, stderr.
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   type BigIntStats,
   lstatSync,
@@ -50,7 +49,9 @@ import { fileURLToPath } from 'node:url';
 import type { ProgressEvent } from '../build/progress.js';
 import { ContextFilter } from '../context/context-filter.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
+import { sha256Hex } from '../digest/sha256.js';
 import type { ReadJournal } from '../store/meta/read-journal.js';
+import { randomHex } from '../sys/index.js';
 import { type TreeFingerprint, treeFingerprint } from '../sys/native.js';
 import { privateDir, strataCacheDir } from './code-cache.js';
 import { createProgressRenderer } from './render/progress.js';
@@ -124,7 +125,7 @@ export function buildMemoKey(k: MemoKeyInput): Buffer {
 }
 
 function buildMemoFile(dir: string, key: Buffer): string {
-  return join(dir, createHash('sha256').update(key).digest('hex'));
+  return join(dir, sha256Hex(key));
 }
 
 /** Why a build with these flags cannot be answered from a record, or undefined. */
@@ -348,7 +349,7 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });
   // The front program refuses a folder another user owns or may write in: no record there.
   if (!privateDir(m.dir)) return skip(`${m.dir} is not private to this user`);
-  const temp = join(m.dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const temp = join(m.dir, `.tmp-${process.pid}-${randomHex(6)}`);
   try {
     writeFileSync(temp, Buffer.concat(out), { flag: 'wx', mode: 0o600 });
     renameSync(temp, file);

@@ -5,10 +5,10 @@
 //   log.jsonl     output as docker's json-file driver writes it: {"log","stream","time"}
 //   rootfs/       the mount point of its writable snapshot while it runs
 
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.js';
+import { randomHex } from '../sys/index.js';
 
 export interface ContainerConfigRecord {
   id: string;
@@ -39,7 +39,7 @@ export interface ContainerRecord {
 }
 
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 const ADJECTIVES = [
@@ -74,7 +74,7 @@ const NOUNS = [
 ];
 
 export function randomName(): string {
-  const pick = (list: string[]) => list[(randomBytes(1)[0] as number) % list.length] as string;
+  const pick = (list: string[]) => list[Number.parseInt(randomHex(1), 16) % list.length] as string;
   return `${pick(ADJECTIVES)}_${pick(NOUNS)}`;
 }
 
@@ -116,7 +116,7 @@ export class ContainerRecords {
 
   async writeState(id: string, state: ContainerStateRecord): Promise<void> {
     const dir = this.pathOf(id);
-    const tmp = join(dir, `.state-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(dir, `.state-${process.pid}-${randomHex(4)}`);
     await writeFile(tmp, JSON.stringify(state));
     await rename(tmp, join(dir, 'state.json'));
   }

@@ -2,9 +2,9 @@
 // tree, or a wildcard), and a content checksum of them that ignores mtime, so a fresh
 // checkout of the same files still hits the cache (BuildKit's contenthash idea).
 
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
+import { createSha256, sha256Hex } from '../digest/sha256.js';
 import { BuilderError } from '../errors.js';
 import { goClean } from './go-path.js';
 import { IgnorePattern, PatternMatcher } from './ignore-patterns.js';
@@ -185,7 +185,7 @@ export async function checksumSources(
       }
     }
   }
-  return `sha256:${createHash('sha256').update(lines.join('')).digest('hex')}`;
+  return `sha256:${sha256Hex(lines.join(''))}`;
 }
 
 function memoKey(st: Stats): string {
@@ -247,7 +247,7 @@ const SYNC_MAX = 256 * 1024;
 
 /** sha256 of a file, read into `buf` (no allocation per file or per read). */
 async function hashFile(path: string, buf: Buffer, size: number): Promise<string> {
-  const h = createHash('sha256');
+  const h = createSha256();
   if (size <= SYNC_MAX) {
     const fd = openSync(path, 'r');
     try {
@@ -259,7 +259,7 @@ async function hashFile(path: string, buf: Buffer, size: number): Promise<string
     } finally {
       closeSync(fd);
     }
-    return h.digest('hex');
+    return h.digest().toString('hex');
   }
   const fh = await open(path, 'r');
   try {
@@ -271,5 +271,5 @@ async function hashFile(path: string, buf: Buffer, size: number): Promise<string
   } finally {
     await fh.close();
   }
-  return h.digest('hex');
+  return h.digest().toString('hex');
 }

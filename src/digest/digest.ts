@@ -2,8 +2,9 @@
 // `parseDigest()` is the only producer of a `Digest` (apart from the hashing helpers, which
 // build one from a hash they computed), so holding a `Digest` means it was validated.
 
-import { createHash } from 'node:crypto';
 import { BuilderError } from '../errors.js';
+import { crypto } from '../sys/lazy-builtins.js';
+import { sha256Hex } from './sha256.js';
 
 /** A validated digest string such as `sha256:<64 lowercase hex>`. */
 export type Digest = string & { readonly __digest: true };
@@ -73,7 +74,8 @@ export function digestFromHex(algorithm: DigestAlgorithm, hex: string): Digest {
 
 /** The digest of some bytes (or a string, encoded as UTF-8). */
 export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): Digest {
-  const hex = createHash(algorithm).update(data).digest('hex');
+  const hex =
+    algorithm === 'sha256' ? sha256Hex(data) : crypto().createHash(algorithm).update(data).digest('hex');
   return `${algorithm}:${hex}` as Digest;
 }
 

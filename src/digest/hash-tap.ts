@@ -1,17 +1,19 @@
 // A pass-through Transform that hashes and counts what flows through it: the building block of
 // single-pass layer writing (tar → tap → gzip → tap → ingest) and of verifyStream().
 
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuilderError } from '../errors.js';
+import { crypto } from '../sys/lazy-builtins.js';
 import { type Digest, type DigestAlgorithm, digestFromHex } from './digest.js';
+import { createSha256, type Sha256 } from './sha256.js';
 
 export interface HashTapOptions {
   algorithm?: DigestAlgorithm;
   /** Fail (EDIGEST) as soon as more than this many bytes arrive; the excess is never passed on. */
   maxSize?: number;
-  /** Does the hashing (sha256 only); default node:crypto on this thread. */
+  /** Does the hashing (sha256 only); default: on this thread (sha256.ts, or node:crypto). */
   hasher?: StreamHasher;
 }
 
@@ -26,16 +28,16 @@ export interface StreamHasher {
   end(done: (err: Error | null, hex?: string) => void): void;
 }
 
-/** node:crypto, synchronously on this thread. */
+/** Synchronously on this thread: sha256 by sha256.ts, others by node:crypto. */
 function cryptoHasher(algorithm: DigestAlgorithm): StreamHasher {
-  const hash: Hash = createHash(algorithm);
+  const hash: Sha256 | Hash = algorithm === 'sha256' ? createSha256() : crypto().createHash(algorithm);
   return {
     push(chunk, ready) {
       hash.update(chunk);
       ready();
     },
     end(done) {
-      done(null, hash.digest('hex'));
+      done(null, hash.digest().toString('hex'));
     },
   };
 }

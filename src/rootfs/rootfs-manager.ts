@@ -2,7 +2,6 @@
 // unpacked from the store only when a step needs the filesystem (a cache hit never does).
 // A step works in a mounted, writable rootfs; what it changed becomes its layer.
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import { LowerLayers } from '../snapshot/lower-layers.js';
 import { withMounted } from '../snapshot/mount.js';
 import type { Snapshotter } from '../snapshot/types.js';
 import type { BlobProvider } from '../store/content/content-store.js';
-import { lsetxattr, mknod, prefetchFiles, S_IF } from '../sys/index.js';
+import { lsetxattr, mknod, prefetchFiles, randomHex, S_IF } from '../sys/index.js';
 import { changesToTar } from './layer-tar.js';
 
 /** One layer of a chain: where its blob is, and what it unpacks to. */
@@ -53,7 +52,7 @@ function removeMountPoint(dir: string): void {
     // not empty or gone: left for cleanup
   }
 }
-const randomKey = (what: string) => `${what}/${Date.now()}-${randomBytes(6).toString('hex')}`;
+const randomKey = (what: string) => `${what}/${Date.now()}-${randomHex(6)}`;
 
 export class RootfsManager {
   constructor(private readonly options: RootfsOptions) {}

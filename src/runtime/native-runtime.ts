@@ -10,7 +10,6 @@
 // so nobody ever joins it half-configured) and shared by every container of every build.
 
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   constants,
@@ -27,7 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
-import { readMountInfo, sysAddonPath } from '../sys/index.js';
+import { randomHex, readMountInfo, sysAddonPath } from '../sys/index.js';
 import { clampRlimits } from './host-limits.js';
 import { planLaunch } from './launch-plan.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
@@ -127,7 +126,7 @@ export function ensureDeviceCgroup(parent?: string): string {
   }
   const dir = join(base, CGROUP_NAME);
   if (!existsSync(dir)) {
-    const tmp = `${dir}.${process.pid}.${randomBytes(3).toString('hex')}`;
+    const tmp = `${dir}.${process.pid}.${randomHex(3)}`;
     mkdirSync(tmp);
     try {
       writeFileSync(join(tmp, 'devices.deny'), 'a');
@@ -186,7 +185,7 @@ export async function runNative(options: RunNativeOptions): Promise<Omit<RunResu
     if (!exited) child?.kill(signal);
   });
   mkdirSync(options.logDir, { recursive: true });
-  const logPath = join(options.logDir, `launch-${randomBytes(6).toString('hex')}.log`);
+  const logPath = join(options.logDir, `launch-${randomHex(6)}.log`);
   let exit: Awaited<ReturnType<typeof spawnAndWait>> | undefined;
   try {
     const plan = await planLaunch(spec, {

@@ -4,11 +4,11 @@
 // container built from the host's own /usr (no image needed). The answer is cached per
 // process (the probe costs one container start, ~50-100 ms).
 
-import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { randomHex } from '../sys/index.js';
 import { childProcess } from '../sys/lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recall, remember } from './probe-memo.js';
@@ -121,7 +121,7 @@ async function tryContainer(
   stateRoot: string | undefined,
 ): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-runtime-probe-'));
-  const id = `strata-probe-${randomBytes(4).toString('hex')}`;
+  const id = `strata-probe-${randomHex(4)}`;
   const state = stateRoot ?? join(dir, 'state');
   const base = ['--root', state];
   try {

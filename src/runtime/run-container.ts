@@ -3,10 +3,10 @@
 // stream its output, forward cancellation, and make sure the container's state is deleted.
 
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BuilderError } from '../errors.js';
+import { randomHex } from '../sys/index.js';
 import { childProcess } from '../sys/lazy-builtins.js';
 import { clampRlimits } from './host-limits.js';
 import { recordMountStubs, removeMountStubs } from './mount-stubs.js';
@@ -234,7 +234,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunRes
       hint: 'run without a terminal (-t), or from an interactive terminal',
     });
   }
-  const id = options.id ?? `${CONTAINER_ID_PREFIX}${randomBytes(6).toString('hex')}`;
+  const id = options.id ?? `${CONTAINER_ID_PREFIX}${randomHex(6)}`;
   if (!ID_PATTERN.test(id)) throw new TypeError(`invalid container id: ${JSON.stringify(id)}`);
   const stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT;
   const base = ['--root', stateRoot];

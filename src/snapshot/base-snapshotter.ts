@@ -3,12 +3,12 @@
 // removal of a parent) and crash cleanup. Subclasses say how a snapshot is populated,
 // presented (mounts) and diffed.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '../digest/sha256.js';
 import { BuilderError } from '../errors.js';
-import { isErrno, readMountInfo } from '../sys/index.js';
+import { isErrno, randomHex, readMountInfo } from '../sys/index.js';
 import type {
   Change,
   ChangeOptions,
@@ -124,7 +124,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   private recordPath(name: string): string {
-    return join(this.root, 'metadata', `${createHash('sha256').update(name).digest('hex')}.json`);
+    return join(this.root, 'metadata', `${sha256Hex(name)}.json`);
   }
 
   protected info(record: SnapshotRecord): SnapshotInfo {
@@ -174,7 +174,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   private writeTemp(record: SnapshotRecord): string {
     const dir = join(this.root, 'metadata');
     mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const tmp = join(dir, `.tmp-${randomHex(8)}`);
     writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
     return tmp;
   }
@@ -269,7 +269,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   private async allocate(): Promise<{ id: string; dir: string }> {
     await mkdir(join(this.root, 'snapshots'), { recursive: true });
     for (;;) {
-      const id = randomBytes(6).toString('hex');
+      const id = randomHex(6);
       const dir = this.snapshotDir(id);
       try {
         await mkdir(dir, { mode: 0o700 });

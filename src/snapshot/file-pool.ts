@@ -15,18 +15,12 @@
 // directory per boot: the files were written without fsync (the snapshots that hold them are
 // volatile), so after a crash the pool of the earlier boot is not trusted, only removed.
 
-import * as crypto from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, type Stats } from 'node:fs';
 import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '../digest/sha256.js';
 import { filesLinker, isErrno } from '../sys/index.js';
 import { bootId } from './base-snapshotter.js';
-
-/** crypto.hash where Node has it (20.12+): one call, no Hash object per COPY'd file. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
-const sha256Hex = (text: string): string =>
-  oneShot !== undefined ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex');
 
 /** What a pooled file is: the source it was copied from and the file the copy made of it. */
 export interface PoolEntryIdentity {

@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { BuilderError } from '../errors.js';
+import { crypto } from './lazy-builtins.js';
 
 /** The functions the addon exports; see native/strata_sys.c. */
 interface Addon {
@@ -79,6 +80,9 @@ interface Addon {
     callback: (err: Error | null) => void,
   ): void;
   sha256Final?(state: Buffer): Buffer;
+  /** One buffer's SHA-256 in one call (with the functions above). */
+  sha256?(data: Uint8Array): Buffer;
+  randomFill?(buffer: Uint8Array): void;
   constants: Readonly<Record<string, number>>;
 }
 
@@ -416,6 +420,30 @@ export function nativeSha256(): NativeSha256 | undefined {
     final: (st) => sha256Final.call(a, st),
   };
   return sha;
+}
+
+/** SHA-256 of `data` in one call (OpenSSL inside Node, through the addon); undefined where
+ * nativeSha256() is. */
+export function nativeSha256Of(): ((data: Uint8Array) => Buffer) | undefined {
+  if (shaOnce === undefined) shaOnce = nativeSha256() === undefined ? null : (optional('sha256') ?? null);
+  return shaOnce ?? undefined;
+}
+
+let shaOnce: ((data: Uint8Array) => Buffer) | null | undefined;
+let fillRandom: ((buffer: Uint8Array) => void) | null | undefined;
+
+/**
+ * `bytes` random bytes as hex, for names nobody may guess or repeat (temp files, ids):
+ * getrandom(2) through the addon, else node:crypto's randomBytes. node:crypto costs ~3 ms to
+ * load, at the start of every command whose modules reach it, for this alone.
+ */
+export function randomHex(bytes: number): string {
+  if (fillRandom === undefined) fillRandom = optional('randomFill') ?? null;
+  const fill = fillRandom;
+  if (fill === null) return crypto().randomBytes(bytes).toString('hex');
+  const buf = Buffer.allocUnsafe(bytes);
+  fill(buf);
+  return buf.toString('hex');
 }
 
 /** True when `err` is a system-call error with this errno name. */

@@ -1,7 +1,6 @@
 // `strata save`, `strata load`, `strata import`: the CLI side of src/transfer (files, stdin and
 // stdout, docker's messages).
 
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -10,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import { BuilderError } from '../../errors.js';
 import type { Platform } from '../../oci/types.js';
 import { parseReference } from '../../reference/reference.js';
+import { randomHex } from '../../sys/index.js';
 import { importRootfs } from '../../transfer/import-rootfs.js';
 import { loadArchive } from '../../transfer/load.js';
 import { type SaveFormat, saveImages } from '../../transfer/save.js';
@@ -54,7 +54,7 @@ export async function save(ctx: CommandContext): Promise<number> {
     return 0;
   }
   // Written beside the target and renamed into place: a failed save leaves no partial file.
-  const temp = join(dirname(output), `.${basename(output)}.strata-${randomBytes(6).toString('hex')}`);
+  const temp = join(dirname(output), `.${basename(output)}.strata-${randomHex(6)}`);
   try {
     const file = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
     await saveImages(store, refs, file, { format, signal: ctx.signal });

@@ -15,7 +15,6 @@
 // younger than its grace period, so a blob a build or a load has just (re-)written survives a
 // concurrent prune until the image or cache entry that needs it is recorded.
 
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
@@ -48,7 +47,7 @@ import {
 import { HashTap } from '../../digest/hash-tap.js';
 import { verifyStream } from '../../digest/verify-stream.js';
 import { BuilderError, DigestMismatchError } from '../../errors.js';
-import { type DirectIo, directIo } from '../../sys/index.js';
+import { type DirectIo, directIo, randomHex } from '../../sys/index.js';
 import {
   type BlobInfo,
   type BlobSource,
@@ -409,7 +408,7 @@ export class FsContentStore implements ContentStore {
       return { digest: expectedDigest, size: verifier.bytes, created: false };
     }
 
-    const temp = join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
     const fh = await this.#openTemp(temp);
     let open_ = true;
     try {

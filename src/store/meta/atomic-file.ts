@@ -2,10 +2,10 @@
 // the target, fsync the target's directory. A crash leaves either the old or the new content,
 // never a mix; readers never see a partial file.
 
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { randomHex } from '../../sys/index.js';
 import { fsyncDirectory } from '../content/fs-content-store.js';
 
 export interface AtomicWriteOptions {
@@ -25,7 +25,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(path);
   const tempDir = options.tempDir ?? dir;
-  const temp = join(tempDir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
+  const temp = join(tempDir, `.tmp-${process.pid}-${randomHex(8)}`);
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(temp, 'wx', options.mode ?? 0o644);

@@ -14,9 +14,9 @@
 // lock, so compactions do not race each other. An append landing between compact's read and
 // its rename is lost: for a cache that costs one miss, never a wrong hit.
 
-import { createHash } from 'node:crypto';
 import { mkdir, open, opendir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '../../digest/sha256.js';
 import { BuilderError } from '../../errors.js';
 import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
@@ -50,10 +50,6 @@ export interface CompactResult {
   droppedLines: number;
   /** Buckets left empty and removed. */
   removedBuckets: number;
-}
-
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 function formatLine(json: string): string {

@@ -9,13 +9,13 @@
 // mtime) that was judged stale, so two waiters cannot both break it and then delete each
 // other's fresh lock. Release removes the lock only if it still carries our token.
 
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BuilderError } from '../../errors.js';
+import { randomHex } from '../../sys/index.js';
 import { errnoOf } from './atomic-file.js';
 
 export interface LockOptions {
@@ -143,7 +143,7 @@ export async function acquireFileLock(path: string, options: LockOptions = {}): 
     const info: LockInfo = {
       pid: process.pid,
       hostname: hostname(),
-      token: randomBytes(16).toString('hex'),
+      token: randomHex(16),
       acquiredAt: new Date().toISOString(),
     };
     const ns = currentPidNamespace();

@@ -9,10 +9,10 @@
 // key longer than 200 characters is stored as "~<sha256 hex of the key>.json". The key inside
 // the file is authoritative.
 
-import { createHash } from 'node:crypto';
 import { type Dirent, readdirSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '../../digest/sha256.js';
 import { BuilderError, isBuilderError } from '../../errors.js';
 import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
@@ -39,7 +39,7 @@ export function escapeRecordKey(key: string): string {
         ? ch
         : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
-  if (out.length > MAX_ESCAPED_KEY) return `~${createHash('sha256').update(key).digest('hex')}.json`;
+  if (out.length > MAX_ESCAPED_KEY) return `~${sha256Hex(key)}.json`;
   return `${out}.json`;
 }
 

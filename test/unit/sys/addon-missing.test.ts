@@ -31,6 +31,13 @@ test('a missing addon makes calls fail with EPRECONDITION and a build hint', asy
   }
   // Reading the mount table needs no addon.
   assert.ok(sys.readMountInfo().length > 0);
+  // Hashing and random names fall back to node:crypto.
+  const { createHash } = await import('node:crypto');
+  const { createSha256, sha256Hex } = await import('../../../src/digest/sha256.js');
+  const want = createHash('sha256').update('grüße').digest('hex');
+  assert.equal(sha256Hex('grüße'), want);
+  assert.equal(createSha256().update('grü').update(Buffer.from('ße')).digest().toString('hex'), want);
+  assert.match(sys.randomHex(6), /^[0-9a-f]{12}$/);
 });
 
 test('the addon is found by walking up from this module or the working directory', async () => {
