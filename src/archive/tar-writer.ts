@@ -8,7 +8,7 @@
 // header names derived from the entry path only (never a pid), no record padding after the
 // two closing zero blocks.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BuilderError } from '../errors.js';
 import { filesReader, tarFileWriter } from '../sys/index.js';
@@ -395,6 +395,52 @@ export class TarArchive implements AsyncIterable<Buffer> {
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     return generateTar(this.entries(), this.options);
+  }
+
+  /**
+   * The whole archive as bytes when it has at most `max` of them (a one-file COPY's layer), its
+   * bodies read on this thread: a small layer is then stored as the small blob it is, without
+   * writeToFile's threads and thread-pool round trips. Undefined, having read no body, when it
+   * is bigger, or when writeToFile could not write it either. Throws as writeToFile does for a
+   * file whose size changed since its entry was made.
+   */
+  inMemory(max: number): Buffer | undefined {
+    const list = this.entries();
+    if (!(Symbol.iterator in list)) return undefined;
+    const { signal } = this.options;
+    const headers: Buffer[] = [];
+    const bodies: { path: string; source: string; size: number }[] = [];
+    let total = END_OF_ARCHIVE.length;
+    const scratch = Buffer.allocUnsafe(BLOCK_SIZE);
+    for (const entry of list) {
+      signal?.throwIfAborted();
+      const as = namesOf(entry);
+      const hasBody = entry.type === 'file' && entry.size > 0;
+      if (hasBody && entry.sourcePath === undefined) return undefined;
+      const header = writeHeader(entry, as, this.options, scratch, 0);
+      const bytes = typeof header === 'number' ? Buffer.from(scratch.subarray(0, header)) : header;
+      total += bytes.length + (hasBody ? entry.size + paddingFor(entry.size) : 0);
+      if (total > max) return undefined;
+      headers.push(bytes);
+      bodies.push({
+        path: as.path,
+        source: hasBody ? (entry.sourcePath as string) : '',
+        size: hasBody ? entry.size : 0,
+      });
+    }
+    const out = Buffer.alloc(total); // zeros: the padding and the end-of-archive marker
+    let at = 0;
+    for (const [i, header] of headers.entries()) {
+      at += header.copy(out, at);
+      const body = bodies[i] as { path: string; source: string; size: number };
+      if (body.size === 0) continue;
+      const read = readFileSync(body.source);
+      // As the addon reports it: the bytes read, one more when the file has more than its size.
+      if (read.length !== body.size)
+        throw changedWhileArchiving(body.path, Math.min(read.length, body.size + 1), body.size);
+      at += read.copy(out, at) + paddingFor(body.size);
+    }
+    return out;
   }
 
   /**

@@ -4,7 +4,8 @@
 // because every key includes its parent's. Stages the target needs run concurrently once
 // their own dependencies are done.
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decompressLayer } from '../archive/layer-stream.js';
@@ -30,7 +31,7 @@ import { layerCompression } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import { RootfsManager, type WriteLayerFn } from '../rootfs/rootfs-manager.js';
 import type { Snapshotter } from '../snapshot/types.js';
-import { writeFileAtomic } from '../store/meta/atomic-file.js';
+import { writeFileAtomicSync } from '../store/meta/atomic-file.js';
 import { prefetchFiles } from '../sys/index.js';
 import {
   type ArgScope,
@@ -679,19 +680,29 @@ class Build {
     return join(this.o.store.root, 'cache', 'statmemo', `${id}.json`);
   }
 
+  /** The stat memo, or an empty one: missing, unreadable or torn, it only costs hashing again. */
   private loadStatMemo(): Promise<StatMemo> {
     this.statMemo ??= readFile(this.memoPath(), 'utf8').then(
-      (text) => new Map(Object.entries(JSON.parse(text) as Record<string, never>)),
+      (text) => {
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+            return new Map(Object.entries(parsed as Record<string, never>));
+        } catch {}
+        return new Map();
+      },
       () => new Map(),
     );
     return this.statMemo;
   }
 
+  /** Written without fsyncs (a crash leaves it old, torn or absent: loadStatMemo copes), on
+   * this thread: the build is about to wait for it anyway. */
   private async saveStatMemo(): Promise<void> {
     if (!this.statMemo || !this.statMemoDirty) return;
     const memo = await this.statMemo;
-    await mkdir(join(this.o.store.root, 'cache', 'statmemo'), { recursive: true });
-    await writeFileAtomic(this.memoPath(), JSON.stringify(Object.fromEntries(memo)));
+    mkdirSync(join(this.o.store.root, 'cache', 'statmemo'), { recursive: true });
+    writeFileAtomicSync(this.memoPath(), JSON.stringify(Object.fromEntries(memo)), { durable: false });
   }
 
   private async copyStep(

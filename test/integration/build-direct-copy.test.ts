@@ -6,7 +6,7 @@
 // the first build's snapshot. Needs root and overlayfs; no runtime (no RUN).
 
 import assert from 'node:assert/strict';
-import { chmod, link, mkdir, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildInStore } from '../../src/build/build-in-store.js';
@@ -142,6 +142,25 @@ describe('COPY into the upper dir directly (directCopy)', { concurrency: false }
 
     const through = await build(mounted, text.replace('direct-base', 'direct-base'), false, 'edit-2');
     assert.deepEqual(edited.image.config.rootfs.diff_ids, through.image.config.rootfs.diff_ids);
+  });
+
+  test('a torn or foreign stat memo (the file hashes a build remembers, written without fsync) is taken as none', async (t) => {
+    if (skipIf(t, reason)) return;
+    const text = 'FROM direct-base\nCOPY one.txt two.txt /memo/\n';
+    const first = await build(env.store, text, true, 'memo-1');
+    const dir = join(env.store.root, 'cache', 'statmemo');
+    const [file] = await readdir(dir);
+    assert.ok(file, 'the build left a stat memo');
+    const memo = JSON.parse(await readFile(join(dir, file), 'utf8')) as Record<string, { sha256: string }>;
+    assert.ok(
+      Object.values(memo).some((e) => /^[0-9a-f]{64}$/.test(e.sha256)),
+      'it holds file hashes',
+    );
+    for (const torn of ['{"12:34": {"size": 4, "mt', '', 'null', '[1,2]']) {
+      await writeFile(join(dir, file), torn);
+      const again = await build(env.store, text, true, 'memo-2');
+      assert.equal(again.image.id, first.image.id, `same image with the memo ${JSON.stringify(torn)}`);
+    }
   });
 
   test('a directory a lower layer deleted (a whiteout there) is made as through the mount: overlay does not make it opaque either', async (t) => {

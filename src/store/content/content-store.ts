@@ -69,6 +69,8 @@ export type BlobSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Ar
  */
 export interface FileWritable {
   writeToFile(fd: number): Promise<{ digest: string; size: number } | undefined>;
+  /** Its bytes when it has at most `max` of them, else undefined (it is then written as above). */
+  inMemory?(max: number): Uint8Array | undefined;
 }
 
 /** Adds blobs. */

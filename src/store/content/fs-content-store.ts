@@ -15,7 +15,20 @@
 // younger than its grace period, so a blob a build or a load has just (re-)written survives a
 // concurrent prune until the image or cache entry that needs it is recorded.
 
-import { readFileSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
   link,
@@ -267,6 +280,36 @@ function newBlobTap(expectedSize: number | undefined): HashTap {
 /** Staging buffer pairs not in use, by the DirectIo that made them (at most two pairs each). */
 const idleStages = new WeakMap<DirectIo, Buffer[][]>();
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A blob's mtime (its GC age) refreshed; best effort, as #touch. */
+function touchSync(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // best effort
+  }
+}
+
+/** fsyncDirectory(), on this thread. */
+export function fsyncDirectorySync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } catch (err) {
+    if (errno(err) !== 'EINVAL' && errno(err) !== 'EISDIR') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** fsync a directory so a rename/link/unlink in it survives a crash. */
 export async function fsyncDirectory(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -291,6 +334,7 @@ function discard(): Writable {
 export class FsContentStore implements ContentStore {
   readonly root: string;
   #ready: Promise<void> | undefined;
+  #dirsMade = false;
 
   readonly #directIo: () => DirectIo | undefined;
 
@@ -315,9 +359,11 @@ export class FsContentStore implements ContentStore {
   }
 
   #prepare(): Promise<void> {
+    // Synchronously: two mkdirs that find the folders there, where each awaited recursive
+    // mkdir was several thread-pool round trips.
     this.#ready ??= (async () => {
-      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
-      await mkdir(this.ingestDir, { recursive: true });
+      mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      mkdirSync(this.ingestDir, { recursive: true });
     })();
     // A failed mkdir must not poison later attempts.
     this.#ready.catch(() => {
@@ -408,6 +454,11 @@ export class FsContentStore implements ContentStore {
       return { digest: expectedDigest, size: verifier.bytes, created: false };
     }
 
+    // A small source that can give its bytes (a one-file COPY's layer) is written as one.
+    const small =
+      expectedDigest === undefined && isFileWritable(source) ? source.inMemory?.(SMALL_BLOB) : undefined;
+    if (small !== undefined)
+      return this.writeBytes(small, expectedSize === undefined ? {} : { expectedSize });
     const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
     const fh = await this.#openTemp(temp);
     let open_ = true;
@@ -465,7 +516,78 @@ export class FsContentStore implements ContentStore {
   }
 
   async writeBytes(bytes: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    return this.write([bytes], options);
+    const { expectedDigest, expectedSize, signal } = options;
+    if (bytes.byteLength > SMALL_BLOB || signal?.aborted) return this.write([bytes], options);
+    checkExpectedSize(expectedSize);
+    if (expectedDigest !== undefined) this.blobPath(expectedDigest); // validates
+    const algorithm = expectedDigest === undefined ? 'sha256' : digestAlgorithm(expectedDigest);
+    const digest = digestOf(bytes, algorithm);
+    // Anything that does not match is left to write(), which says how, as for any source.
+    if (
+      (expectedDigest !== undefined && digest !== expectedDigest) ||
+      (expectedSize !== undefined && bytes.byteLength !== expectedSize)
+    )
+      return this.write([bytes], options);
+    try {
+      return { digest, size: bytes.byteLength, created: this.#writeSmall(bytes, digest) };
+    } catch (err) {
+      throw storeError(err, `writing blob ${digest}`);
+    }
+  }
+
+  /**
+   * write()'s steps for a blob already hashed and in memory (a config, a manifest), on this
+   * thread: through the thread pool each step was a round trip (~12 for a few KiB). True when
+   * the blob is new.
+   */
+  #writeSmall(bytes: Uint8Array, digest: Digest): boolean {
+    const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
+    const makeDirs = () => {
+      mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      mkdirSync(this.ingestDir, { recursive: true });
+      this.#dirsMade = true;
+    };
+    if (!this.#dirsMade) makeDirs();
+    let fd: number;
+    try {
+      fd = openSync(temp, 'wx', 0o600);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      makeDirs(); // removed under us: made again, as #openTemp does
+      fd = openSync(temp, 'wx', 0o600);
+    }
+    try {
+      try {
+        for (let done = 0; done < bytes.byteLength; )
+          done += writeSync(fd, bytes, done, bytes.byteLength - done);
+        fsyncSync(fd);
+        fchmodSync(fd, 0o444);
+      } finally {
+        closeSync(fd);
+      }
+      const final = this.blobPath(digest);
+      const dir = dirname(final);
+      if (digestAlgorithm(digest) !== 'sha256') mkdirSync(dir, { recursive: true });
+      try {
+        linkSync(temp, final);
+      } catch (err) {
+        const exists = errno(err) === 'EEXIST' || (NO_HARD_LINKS.has(errno(err) ?? '') && isFile(final));
+        if (!exists && !NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
+        if (exists) {
+          touchSync(final);
+          return false;
+        }
+        renameSync(temp, final);
+      }
+      fsyncDirectorySync(dir);
+      return true;
+    } finally {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // renamed, or never made
+      }
+    }
   }
 
   async #commit(temp: string, digest: Digest): Promise<boolean> {

@@ -2,16 +2,28 @@
 // the target, fsync the target's directory. A crash leaves either the old or the new content,
 // never a mix; readers never see a partial file.
 
-import { readFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomHex } from '../../sys/index.js';
-import { fsyncDirectory } from '../content/fs-content-store.js';
+import { fsyncDirectory, fsyncDirectorySync } from '../content/fs-content-store.js';
 
 export interface AtomicWriteOptions {
   /** Where the temp file is made; must be on the same filesystem. Default: the target's directory. */
   tempDir?: string;
   mode?: number;
+  /** Default true. False skips the fsyncs: for a cache whose loss or old content costs only a
+   * recompute (readers must take a torn or empty file as absent); the rename stays atomic. */
+  durable?: boolean;
 }
 
 export function errnoOf(err: unknown): string | undefined {
@@ -53,6 +65,57 @@ export async function writeFileAtomic(
     await fsyncDirectory(dir);
   } finally {
     if (!renamed) await rm(temp, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * writeFileAtomic() on this thread: for a record a command waits for anyway (an image record, a
+ * tag), where each of the async version's steps is a thread-pool round trip (nine of them).
+ * What other work should go on meanwhile (a cache entry, the stat memo) takes the async one.
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): void {
+  const dir = dirname(path);
+  const tempDir = options.tempDir ?? dir;
+  const temp = join(tempDir, `.tmp-${process.pid}-${randomHex(8)}`);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', options.mode ?? 0o644);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+    mkdirSync(tempDir, { recursive: true });
+    fd = openSync(temp, 'wx', options.mode ?? 0o644);
+  }
+  let renamed = false;
+  try {
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let done = 0; done < bytes.byteLength; )
+        done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      if (options.durable !== false) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(temp, path);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      mkdirSync(dir, { recursive: true });
+      renameSync(temp, path);
+    }
+    renamed = true;
+    if (options.durable !== false) fsyncDirectorySync(dir);
+  } finally {
+    if (!renamed) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made, or already gone
+      }
+    }
   }
 }
 

@@ -1,4 +1,9 @@
-export { type AtomicWriteOptions, readTextIfExists, writeFileAtomic } from './atomic-file.js';
+export {
+  type AtomicWriteOptions,
+  readTextIfExists,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from './atomic-file.js';
 export { type CacheEntry, type CacheIndexOptions, type CompactResult, FsCacheIndex } from './cache-index.js';
 export {
   acquireFileLock,

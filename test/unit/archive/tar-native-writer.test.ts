@@ -32,19 +32,18 @@ async function writeNative(dir: string, archive: TarArchive) {
 
 const common = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 };
 
+/** Makes entries app/<name> of files written into `dir`. */
+const fileIn =
+  (dir: string) =>
+  (name: string, bytes: Buffer): TarWriterEntry => {
+    writeFileSync(join(dir, name), bytes);
+    return { ...common, path: `app/${name}`, type: 'file', size: bytes.length, sourcePath: join(dir, name) };
+  };
+
 test('writeToFile writes generateTar’s bytes, hashed: plain and PAX headers, bodies across blocks, every entry type', async (t) => {
   if (skipIf(t, noWriter())) return;
   await withTempDir(async (dir) => {
-    const file = (name: string, bytes: Buffer): TarWriterEntry => {
-      writeFileSync(join(dir, name), bytes);
-      return {
-        ...common,
-        path: `app/${name}`,
-        type: 'file',
-        size: bytes.length,
-        sourcePath: join(dir, name),
-      };
-    };
+    const file = fileIn(dir);
     const sizes = [0, 1, 511, 512, 513, (1 << 20) - 512, (1 << 20) - 1000, 1 << 20, (3 << 20) + 77];
     const entries: TarWriterEntry[] = [
       { ...common, path: 'app', type: 'dir', size: 0, mode: 0o755 },
@@ -123,5 +122,49 @@ test('writeToFile: a file that changed size since its stat, a missing file, and 
     assert.equal(asyncOnes.bytes.length, 0);
     // Read as blocks, the same archive comes out either way.
     assert.ok((await collect(new TarArchive(later))).equals(await collect(generateTar([entry(5)]))));
+  });
+});
+
+test('inMemory gives generateTar’s bytes up to its limit, nothing past it, and refuses a file that changed size', async () => {
+  await withTempDir(async (dir) => {
+    const file = fileIn(dir);
+    const entries: TarWriterEntry[] = [
+      { ...common, path: 'app', type: 'dir', size: 0, mode: 0o755 },
+      ...[0, 1, 511, 512, 513, 5000].map((n, i) => file(`f${i}`, Buffer.alloc(n, 0x61 + i))),
+      file(`${'n'.repeat(120)}`, Buffer.from('long name: a PAX header')),
+      { ...file('xattrs', Buffer.from('x')), xattrs: { 'user.note': Buffer.from('kept') } },
+      { ...common, path: 'app/link', type: 'symlink', size: 0, linkname: 'f1' },
+      { ...common, path: 'app/hard', type: 'hardlink', size: 0, linkname: 'app/f1' },
+      { ...common, path: 'app/fifo', type: 'fifo', size: 0 },
+    ];
+    for (const sourceDateEpoch of [undefined, 1_600_000_000]) {
+      const options = sourceDateEpoch === undefined ? {} : { sourceDateEpoch };
+      const expected = await collect(generateTar(entries, options));
+      const archive = new TarArchive(() => entries, options);
+      assert.ok(archive.inMemory(expected.length)?.equals(expected), `same bytes (${sourceDateEpoch})`);
+      assert.equal(archive.inMemory(expected.length - 1), undefined, 'one byte over the limit');
+    }
+    assert.deepEqual(new TarArchive(() => []).inMemory(1024), Buffer.alloc(1024));
+    // What writeToFile leaves to generateTar is left here too.
+    const streamed = { ...common, path: 's', type: 'file' as const, size: 1, open: () => [Buffer.from('s')] };
+    assert.equal(new TarArchive(() => [streamed]).inMemory(1 << 20), undefined);
+    const later = async function* () {
+      yield entries[1] as TarWriterEntry;
+    };
+    assert.equal(new TarArchive(later).inMemory(1 << 20), undefined);
+    // A size that no longer matches: the same errors as the addon's.
+    const f = join(dir, 'f');
+    writeFileSync(f, 'hello');
+    for (const [size, words] of [
+      [4, /longer than its size 4/],
+      [9, /has 5 bytes, expected 9/],
+    ] as const) {
+      const archive = new TarArchive(() => [{ ...common, path: 'f', type: 'file', size, sourcePath: f }]);
+      assert.throws(
+        () => archive.inMemory(1 << 20),
+        (e) =>
+          isBuilderError(e) && e.code === 'EPRECONDITION' && /^f: /.test(e.message) && words.test(e.message),
+      );
+    }
   });
 });

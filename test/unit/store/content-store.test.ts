@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isAlignedBlock, OUT_BLOCK, releaseBlock, takeBlock } from '../../../src/archive/block-pool.js';
-import { sha256Of } from '../../../src/digest/digest.js';
+import { digestOf, sha256Of } from '../../../src/digest/digest.js';
 import { FsContentStore } from '../../../src/store/content/fs-content-store.js';
 import { MemoryContentStore } from '../../../src/store/content/memory-content-store.js';
 import { type DirectIo, directIo } from '../../../src/sys/index.js';
@@ -156,6 +156,33 @@ describe('FsContentStore on disk', () => {
     });
   });
 
+  it('small blobs from memory (written on the main thread) land as streamed ones do, whatever was removed under the store', async () => {
+    await withTempDir(async (dir) => {
+      const store = new FsContentStore(dir.path);
+      const bytes = Buffer.from('{"config":true}');
+      const first = await store.writeBytes(bytes, {
+        expectedDigest: sha256Of(bytes),
+        expectedSize: bytes.length,
+      });
+      assert.deepEqual(first, { digest: sha256Of(bytes), size: bytes.length, created: true });
+      const streamed = await store.write(Readable.from([bytes]));
+      assert.deepEqual(streamed, { ...first, created: false });
+      // ingest/ and blobs/ removed under a store that made them once: made again.
+      await rm(join(dir.path, 'ingest'), { recursive: true });
+      await rm(join(dir.path, 'blobs'), { recursive: true });
+      const again = await store.writeBytes(bytes);
+      assert.deepEqual(again, first);
+      assert.deepEqual(await readFile(store.blobPath(first.digest)), bytes);
+      assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
+      const sha512 = await store.writeBytes(bytes, { expectedDigest: digestOf(bytes, 'sha512') });
+      assert.equal(sha512.digest, digestOf(bytes, 'sha512'));
+      assert.deepEqual(await readFile(store.blobPath(sha512.digest)), bytes);
+      // A wrong size is refused, as for a stream, and nothing is left behind.
+      await assert.rejects(store.writeBytes(Buffer.from('other'), { expectedSize: 4 }), /size|bytes/);
+      assert.deepEqual(await readdir(join(dir.path, 'ingest')), []);
+    });
+  });
+
   it('a failed write leaves ingest/ empty', async () => {
     await withTempDir(async (dir) => {
       const store = new FsContentStore(dir.path);
@@ -265,6 +292,31 @@ describe('FsContentStore and sources that write themselves', () => {
       // A wrong size against the one expected fails, and nothing is committed.
       await assert.rejects(store.write(writable(Buffer.from('other'), {}, seen), { expectedSize: 3 }));
       assert.equal(await store.has(sha256Of(Buffer.from('other'))), false);
+      assert.deepEqual(await readdir(store.ingestDir), []);
+    });
+  });
+
+  it('one that can give its bytes when small is stored from them, a bigger one writes itself', async () => {
+    await withTempDir(async (dir) => {
+      const store = new FsContentStore(dir.path);
+      const seen: number[] = [];
+      const limits: number[] = [];
+      const source = (bytes: Buffer) =>
+        Object.assign(writable(bytes, {}, seen), {
+          inMemory(max: number) {
+            limits.push(max);
+            return bytes.length <= max ? bytes : undefined;
+          },
+        });
+      const small = Buffer.from('a one-file layer');
+      const result = await store.write(source(small));
+      assert.deepEqual(result, { digest: sha256Of(small), size: small.length, created: true });
+      assert.deepEqual(seen, [], 'writeToFile was not used');
+      assert.deepEqual(await readFile(store.blobPath(result.digest)), small);
+      assert.equal((await stat(store.blobPath(result.digest))).mode & 0o777, 0o444);
+      const big = Buffer.alloc((limits[0] as number) + 1, 7);
+      assert.equal((await store.write(source(big))).digest, sha256Of(big));
+      assert.equal(seen.length, 1, 'past the limit it wrote itself');
       assert.deepEqual(await readdir(store.ingestDir), []);
     });
   });
