@@ -7,6 +7,7 @@
 
 import { DockerfileError } from '../../errors.js';
 import { goQuote } from './go-quote.js';
+import { isGoDigit, isGoLetter, isGoSpace } from './go-strings.js';
 
 export interface HeredocLexOptions {
   /** Keep quote characters in the words. */
@@ -16,9 +17,6 @@ export interface HeredocLexOptions {
 }
 
 const ESCAPE = '\\';
-const SPACE = /^\p{White_Space}$/u;
-const LETTER = /^\p{L}$/u;
-const DIGIT = /^\p{Nd}$/u;
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
 class LexError extends Error {}
@@ -35,7 +33,7 @@ class Words {
   constructor(private readonly lexer: Lexer) {}
 
   addChar(ch: string): void {
-    if (SPACE.test(ch)) {
+    if (isGoSpace(ch)) {
       if (this.inWord && this.lexer.buffer !== '') {
         this.list.push(this.lexer.buffer);
         this.lexer.buffer = '';
@@ -193,12 +191,12 @@ class Lexer {
   private name(): string {
     let name = '';
     for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
-      if (name === '' && DIGIT.test(ch)) {
-        for (let d = this.peek(); d !== undefined && DIGIT.test(d); d = this.peek()) name += this.next();
+      if (name === '' && isGoDigit(ch)) {
+        for (let d = this.peek(); d !== undefined && isGoDigit(d); d = this.peek()) name += this.next();
         return name;
       }
       if (name === '' && SPECIAL_PARAMS.has(ch)) return this.next()!;
-      if (!LETTER.test(ch) && !DIGIT.test(ch) && ch !== '_') break;
+      if (!isGoLetter(ch) && !isGoDigit(ch) && ch !== '_') break;
       name += this.next();
     }
     return name;

@@ -4,7 +4,7 @@
 
 import { DockerfileError } from '../../errors.js';
 import { goQuote } from './go-quote.js';
-import { trimLeftGoSpace } from './go-strings.js';
+import { isGoSpace, trimLeftGoSpace } from './go-strings.js';
 import { parseJsonArray } from './json-array.js';
 import { parseWords } from './parse-words.js';
 
@@ -81,7 +81,7 @@ function keyValues(instruction: 'ENV' | 'LABEL'): ArgumentParser {
 function healthcheck(rest: string): ParsedArguments {
   const chars = Array.from(rest);
   let sep = 0;
-  while (sep < chars.length && !/^\p{White_Space}$/u.test(chars[sep]!)) sep++;
+  while (sep < chars.length && !isGoSpace(chars[sep]!)) sep++;
   if (sep === 0) return shape([]);
   const type = chars.slice(0, sep).join('');
   const command = jsonOrVerbatim(trimLeftGoSpace(chars.slice(sep).join('')));
