@@ -7,6 +7,7 @@ import { takeMovedExtraCa } from '../registry/extra-ca.js';
 import { parseArgs, renderHelp, usageError } from './args.js';
 import type { CommandDef } from './command.js';
 import { commands, groups } from './commands.js';
+import { type Output, output, print } from './output.js';
 import { renderError } from './render/error.js';
 
 const EXIT_USAGE = 125; // docker's status for errors of the CLI itself
@@ -83,26 +84,26 @@ export async function main(argv: string[]): Promise<number> {
   while (argv[0]?.startsWith('-')) {
     const flag = argv.shift() as string;
     if (flag === '-v' || flag === '--version') {
-      process.stdout.write(`${version()}\n`);
+      print(1, `${version()}\n`);
       return 0;
     }
     if (flag === '-h' || flag === '--help') {
-      process.stdout.write(topHelp());
+      print(1, topHelp());
       return 0;
     }
     if (flag === '-D' || flag === '--debug') {
       debug = true;
       continue;
     }
-    process.stderr.write(renderError(usageError(`unknown flag: ${flag}`)));
+    print(2, renderError(usageError(`unknown flag: ${flag}`)));
     return EXIT_USAGE;
   }
   if (argv.length === 0) {
-    process.stdout.write(topHelp());
+    print(1, topHelp());
     return 0;
   }
   if (argv[0] === 'version') {
-    process.stdout.write(`${version()}\n`);
+    print(1, `${version()}\n`);
     return 0;
   }
   const found = findCommand(argv);
@@ -110,10 +111,11 @@ export async function main(argv: string[]): Promise<number> {
     if (groups.some((g) => g.name === argv[0])) {
       const sub = argv[1];
       if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-        process.stdout.write(groupHelp(argv[0] as string));
+        print(1, groupHelp(argv[0] as string));
         return 0;
       }
-      process.stderr.write(
+      print(
+        2,
         renderError(usageError(`unknown command: "strata ${argv[0]} ${sub}"`)).replace(
           "See 'strata --help'.",
           `See 'strata ${argv[0]} --help'.`,
@@ -121,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       return EXIT_USAGE;
     }
-    process.stderr.write(renderError(usageError(`unknown command: "strata ${argv[0]}"`)));
+    print(2, renderError(usageError(`unknown command: "strata ${argv[0]}"`)));
     return EXIT_USAGE;
   }
   const { def, rest } = found;
@@ -130,13 +132,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs(rest, def.options, { stopAtFirstPositional: def.stopAtFirstPositional ?? false });
   } catch (err) {
-    process.stderr.write(
-      renderError(err).replace("See 'strata --help'.", `See '${def.usage.split(' [')[0]} --help'.`),
-    );
+    print(2, renderError(err).replace("See 'strata --help'.", `See '${def.usage.split(' [')[0]} --help'.`));
     return EXIT_USAGE;
   }
   if (args.options.help === true) {
-    process.stdout.write(help());
+    print(1, help());
     return 0;
   }
   const n = args.positionals.length;
@@ -147,11 +147,14 @@ export async function main(argv: string[]): Promise<number> {
         : def.maxArgs === undefined
           ? `at least ${def.minArgs} argument${def.minArgs === 1 ? '' : 's'}`
           : `at most ${def.maxArgs} argument${def.maxArgs === 1 ? '' : 's'}`;
-    process.stderr.write(
+    print(
+      2,
       `"strata ${def.path.join(' ')}" requires ${want}.\nSee 'strata ${def.path.join(' ')} --help'.\n\n${`Usage:  ${def.usage}`}\n\n${def.summary}\n`,
     );
     return EXIT_USAGE;
   }
+  let stdout: Output | undefined;
+  let stderr: Output | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -164,15 +167,22 @@ export async function main(argv: string[]): Promise<number> {
       get stdin() {
         return process.stdin;
       },
-      stdout: process.stdout,
-      stderr: process.stderr,
+      // Made on first use, as stdin (output.ts says why they are not Node's streams).
+      get stdout() {
+        stdout ??= output(1);
+        return stdout;
+      },
+      get stderr() {
+        stderr ??= output(2);
+        return stderr;
+      },
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,
       argv: given,
     });
   } catch (err) {
-    process.stderr.write(renderError(err, { debug }));
+    print(2, renderError(err, { debug }));
     return controller.signal.aborted ? 130 : 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -185,7 +195,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(renderError(err, { debug: true }));
+    print(2, renderError(err, { debug: true }));
     process.exitCode = 1;
   },
 );

@@ -10,3 +10,4 @@ const load = createRequire(import.meta.url);
 export const zlib = (): typeof import('node:zlib') => load('node:zlib');
 export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
 export const crypto = (): typeof import('node:crypto') => load('node:crypto');
+export const stream = (): typeof import('node:stream') => load('node:stream');

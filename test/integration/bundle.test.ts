@@ -94,6 +94,9 @@ describe('the bundled CLI', { concurrency: false }, () => {
     assert.ok(version.loaded.has('NativeModule vm'), 'the probe saw the launcher run');
     assert.ok(!version.loaded.has('NativeModule zlib'), 'zlib loaded by --version');
     assert.ok(!version.loaded.has('NativeModule child_process'), 'child_process loaded by --version');
+    // Its output is a pipe here: written directly, not through process.stdout (src/cli/output.ts).
+    for (const m of ['net', 'tty', 'stream'])
+      assert.ok(!version.loaded.has(`NativeModule ${m}`), `${m} loaded by --version`);
   });
 
   test('a COPY build loads the engine, and no built-in only some steps need (src/sys/lazy-builtins.ts)', (t) => {
@@ -104,7 +107,8 @@ describe('the bundled CLI', { concurrency: false }, () => {
     // zlib: compressed layers; child_process: RUN; http(s): ADD <url>, the registry; perf_hooks:
     // the global `performance`; crypto: hashing big things (small ones go through the addon:
     // src/digest/sha256.ts). Each costs 1-6 ms at every start that loads it.
-    for (const m of ['zlib', 'child_process', 'http', 'https', 'perf_hooks', 'crypto'])
+    // net, tty: process.stdout and process.stderr, not made for pipes (src/cli/output.ts).
+    for (const m of ['zlib', 'child_process', 'http', 'https', 'perf_hooks', 'crypto', 'net', 'tty'])
       assert.ok(!build.loaded.has(`NativeModule ${m}`), `${m} loaded by a COPY build`);
   });
 
