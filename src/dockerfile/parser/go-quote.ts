@@ -5,7 +5,10 @@
 // Go's IsPrint: categories L, M, N, P, S, plus the ASCII space (handled separately). Made on
 // first use (non-ASCII text): building its Unicode classes costs ~1.5 ms, at every start.
 let printable: RegExp | undefined;
-const isPrintable = (ch: string): boolean => (printable ??= /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u).test(ch);
+function isPrintable(ch: string): boolean {
+  printable ??= /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+  return printable.test(ch);
+}
 // Printable ASCII without `"` and `\`: such strings need no per-character work.
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 

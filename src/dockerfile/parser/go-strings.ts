@@ -23,14 +23,16 @@ let digit: RegExp | undefined;
 
 /** Go's unicode.IsLetter (category L), for one code point. */
 export function isGoLetter(ch: string): boolean {
-  return ch < '\u0080'
-    ? (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-    : (letter ??= /^\p{L}$/u).test(ch);
+  if (ch < '\u0080') return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+  letter ??= /^\p{L}$/u;
+  return letter.test(ch);
 }
 
 /** Go's unicode.IsDigit (category Nd), for one code point. */
 export function isGoDigit(ch: string): boolean {
-  return ch < '\u0080' ? ch >= '0' && ch <= '9' : (digit ??= /^\p{Nd}$/u).test(ch);
+  if (ch < '\u0080') return ch >= '0' && ch <= '9';
+  digit ??= /^\p{Nd}$/u;
+  return digit.test(ch);
 }
 
 /** Go `strings.TrimLeftFunc(s, unicode.IsSpace)`. */
