@@ -4,8 +4,7 @@
 // because every key includes its parent's. Stages the target needs run concurrently once
 // their own dependencies are done.
 
-import { mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decompressLayer } from '../archive/layer-stream.js';
@@ -682,17 +681,14 @@ class Build {
 
   /** The stat memo, or an empty one: missing, unreadable or torn, it only costs hashing again. */
   private loadStatMemo(): Promise<StatMemo> {
-    this.statMemo ??= readFile(this.memoPath(), 'utf8').then(
-      (text) => {
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-            return new Map(Object.entries(parsed as Record<string, never>));
-        } catch {}
-        return new Map();
-      },
-      () => new Map(),
-    );
+    this.statMemo ??= (async () => {
+      try {
+        const parsed: unknown = JSON.parse(readFileSync(this.memoPath(), 'utf8'));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+          return new Map(Object.entries(parsed as Record<string, never>));
+      } catch {}
+      return new Map();
+    })();
     return this.statMemo;
   }
 

@@ -1,7 +1,7 @@
 // Reading .dockerignore files (moby/patternmatcher's ignorefile, as BuildKit uses it) and
 // choosing which one applies to a build.
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BuilderError, DockerfileError } from '../errors.js';
 import { goClean, goTrimSpace } from './go-path.js';
@@ -92,7 +92,7 @@ export async function loadIgnorePatterns(
 
 async function readIfPresent(file: string): Promise<Uint8Array | undefined> {
   try {
-    return await readFile(file);
+    return readFileSync(file); // small, and read at every build: no thread-pool round trips
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;

@@ -4,7 +4,7 @@
 // presented (mounts) and diffed.
 
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../digest/sha256.js';
 import { BuilderError } from '../errors.js';
@@ -267,12 +267,12 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   private async allocate(): Promise<{ id: string; dir: string }> {
-    await mkdir(join(this.root, 'snapshots'), { recursive: true });
+    mkdirSync(join(this.root, 'snapshots'), { recursive: true });
     for (;;) {
       const id = randomHex(6);
       const dir = this.snapshotDir(id);
       try {
-        await mkdir(dir, { mode: 0o700 });
+        mkdirSync(dir, { mode: 0o700 });
         return { id, dir };
       } catch (err) {
         if (!isErrno(err, 'EEXIST')) throw err;

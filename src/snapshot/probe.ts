@@ -1,7 +1,8 @@
 // Which snapshotter works under a given root: tries a real overlay mount there (the upper
 // dir must live on the root's filesystem, and overlay refuses some, e.g. overlay itself).
 
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { sysAvailable, sysUnavailableReason } from '../sys/index.js';
@@ -81,15 +82,25 @@ async function tryOverlay(root: string): Promise<{ volatile: boolean }> {
  */
 const PROBE_MEMO = 'overlay-probe.json';
 
-async function probeKey(root: string): Promise<string | undefined> {
-  const st = await stat(root).catch(() => undefined);
-  return st ? `${release()} dev=${st.dev}` : undefined;
+// Read with synchronous calls: every build asks, and the awaited ones were five thread-pool
+// round trips.
+function probeKey(root: string): string | undefined {
+  try {
+    return `${release()} dev=${statSync(root).dev}`;
+  } catch {
+    return undefined;
+  }
 }
 
-async function rememberedOverlay(root: string): Promise<{ volatile: boolean } | undefined> {
-  const key = await probeKey(root);
+function rememberedOverlay(root: string): { volatile: boolean } | undefined {
+  const key = probeKey(root);
   if (key === undefined) return undefined;
-  const text = await readFile(join(root, PROBE_MEMO), 'utf8').catch(() => '');
+  let text = '';
+  try {
+    text = readFileSync(join(root, PROBE_MEMO), 'utf8');
+  } catch {
+    // not probed yet
+  }
   try {
     const memo = JSON.parse(text) as { overlay?: string; volatile?: unknown };
     // A memo from before the volatile probe (no such field) is probed again.
@@ -101,7 +112,7 @@ async function rememberedOverlay(root: string): Promise<{ volatile: boolean } | 
 }
 
 async function rememberOverlay(root: string, found: { volatile: boolean }): Promise<void> {
-  const key = await probeKey(root);
+  const key = probeKey(root);
   if (key === undefined) return;
   const tmp = join(root, `${PROBE_MEMO}.${process.pid}.tmp`);
   try {
@@ -124,7 +135,7 @@ export async function probeSnapshotter(
     return { kind: 'copy', snapshotter: new CopySnapshotter(root), reason: 'copy snapshotter requested' };
   }
   try {
-    let found = await rememberedOverlay(root);
+    let found = rememberedOverlay(root);
     if (found === undefined) {
       found = await tryOverlay(root);
       await rememberOverlay(root, found);

@@ -8,7 +8,7 @@
 // Which root to use is the CLI's decision (src/cli/store-root.ts); nothing here reads the
 // environment. Opening creates nothing: directories appear with the first write.
 
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BuilderError } from '../errors.js';
 import type { Platform } from '../oci/types.js';
@@ -53,7 +53,7 @@ export class Store {
       throw new BuilderError('EINVAL', 'store root must be a path');
     const abs = resolve(root);
     try {
-      const st = await stat(abs);
+      const st = statSync(abs);
       if (!st.isDirectory()) throw new BuilderError('EINVAL', `store root ${abs} is not a directory`);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

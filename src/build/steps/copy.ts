@@ -539,11 +539,20 @@ export async function performCopy(rootfs: string, spec: CopySpec): Promise<void>
   }
 }
 
+/** stat(2) on this thread (one call: no thread-pool round trip); undefined for any error. */
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 async function copyInto(ctx: Ctx): Promise<void> {
   const { spec, rootfs } = ctx;
   const exclude = spec.exclude.length > 0 ? new PatternMatcher(spec.exclude) : undefined;
   const destHostRaw = await secureJoin(rootfs, spec.dest);
-  let destStat = await stat(destHostRaw).catch(() => undefined);
+  let destStat = statIfAny(destHostRaw);
   if (destStat === undefined && spec.direct !== undefined) {
     destStat = lowerEntry(ctx, cleanPath(spec.dest))?.stats;
     if (destStat?.isSymbolicLink()) throw new NotDirectError(`${spec.dest} is a symlink in a lower layer`);

@@ -1,7 +1,7 @@
 // `strata build`: docker build's flags over the library's build().
 
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream, readFileSync, type Stats, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -135,6 +135,15 @@ async function stdinContext(
   return { dir, dockerfileText: new TextDecoder().decode(data), cleanup };
 }
 
+/** Read synchronously, as the Dockerfile is: an awaited call is a thread-pool round trip. */
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function run(ctx: CommandContext): Promise<number> {
   // Before anything is read: a context file changed after this cannot be trusted to a memo.
   const startedMs = Date.now();
@@ -166,7 +175,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     cleanup = s.cleanup;
   } else {
     contextDir = resolve(ctx.cwd, pathArg);
-    const st = await stat(contextDir).catch(() => undefined);
+    const st = statOrUndefined(contextDir);
     if (!st?.isDirectory()) {
       throw new BuilderError('ENOTFOUND', `unable to prepare context: path "${pathArg}" not found`, {
         hint: 'Give the build context directory, e.g. strata build . -t NAME',
@@ -183,7 +192,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       dockerfilePath = fileArg === undefined ? join(contextDir, 'Dockerfile') : resolve(ctx.cwd, fileArg);
       dockerfileName = fileArg ?? 'Dockerfile';
       try {
-        dockerfileText = await readFile(dockerfilePath, 'utf8');
+        dockerfileText = readFileSync(dockerfilePath, 'utf8');
       } catch (err) {
         throw new BuilderError(
           'ENOTFOUND',

@@ -372,9 +372,11 @@ export class FsContentStore implements ContentStore {
     return this.#ready;
   }
 
+  // has() and stat() ask synchronously: a build asks for each layer it reuses, and a stat is
+  // a few µs where the awaited one was a thread-pool round trip.
   async has(digest: Digest): Promise<boolean> {
     try {
-      return (await stat(this.blobPath(digest))).isFile();
+      return statSync(this.blobPath(digest)).isFile();
     } catch (err) {
       if (errno(err) === 'ENOENT') return false;
       throw err;
@@ -384,7 +386,7 @@ export class FsContentStore implements ContentStore {
   async stat(digest: Digest): Promise<BlobInfo> {
     const path = this.blobPath(digest);
     try {
-      const st = await stat(path);
+      const st = statSync(path);
       return { digest, size: st.size, createdAt: st.mtime };
     } catch (err) {
       if (errno(err) === 'ENOENT') throw notFound(`blob ${digest}`, err);
