@@ -113,6 +113,8 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
         compression: options.compression?.type ?? 'none',
         ...(options.compression?.level === undefined ? {} : { level: options.compression.level }),
         ...(signal ? { signal } : {}),
+        // Durable with the image's config and manifest, before its record (ImageStore.put).
+        deferDirSync: true,
       });
       // `history` shows each layer's uncompressed size without reading the layer again; an
       // uncompressed layer's size is its descriptor's, so it needs no record (nor its fsyncs).

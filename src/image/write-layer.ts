@@ -14,7 +14,7 @@ import { type Digest, parseDigest } from '../digest/digest.js';
 import { BuilderError } from '../errors.js';
 import { layerMediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import type { Ingester } from '../store/content/content-store.js';
+import type { Ingester, WriteOptions } from '../store/content/content-store.js';
 
 export interface WriteLayerOptions {
   /** Default 'gzip'. 'none' stores the tar itself (digest = diffID). 'zstd' needs OCI media types. */
@@ -26,12 +26,21 @@ export interface WriteLayerOptions {
   /** Told the uncompressed size once the layer is stored (ImageStore.recordLayer fits). */
   recordLayer?: (diffId: Digest, uncompressedSize: number) => Promise<void>;
   signal?: AbortSignal;
+  /** The blob's name made durable by the store's next syncNames() (WriteOptions). */
+  deferDirSync?: boolean;
 }
 
 export interface WrittenLayer {
   descriptor: Descriptor;
   diffId: Digest;
   uncompressedSize: number;
+}
+
+function storeOptions(options: WriteLayerOptions): WriteOptions {
+  return {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.deferDirSync === true ? { deferDirSync: true } : {}),
+  };
 }
 
 export async function writeLayer(
@@ -63,12 +72,10 @@ export async function writeLayer(
     pipe.destroy(err instanceof Error ? err : new Error(String(err)));
     throw err;
   });
-  const ingesting = content
-    .write(pipe, options.signal === undefined ? {} : { signal: options.signal })
-    .catch((err: unknown) => {
-      pipe.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    });
+  const ingesting = content.write(pipe, storeOptions(options)).catch((err: unknown) => {
+    pipe.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
   let produced: LayerStreamResult;
   let stored: Awaited<typeof ingesting>;
   try {
@@ -107,7 +114,7 @@ async function writeUncompressed(
   family: 'oci' | 'docker',
   options: WriteLayerOptions,
 ): Promise<WrittenLayer> {
-  const stored = await content.write(tar, options.signal === undefined ? {} : { signal: options.signal });
+  const stored = await content.write(tar, storeOptions(options));
   await options.recordLayer?.(stored.digest, stored.size);
   return {
     descriptor: { mediaType: layerMediaType('none', family), digest: stored.digest, size: stored.size },

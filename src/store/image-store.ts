@@ -392,11 +392,11 @@ export class ImageStore {
       manifest.annotations = { ...options.annotations };
     const manifestBytes = serializeManifest(manifest);
     const manifestDescriptor = descriptorOf(manifestBytes, manifest.mediaType as string);
-    // Both at once: each waits on its own fsyncs; the record below waits for both.
-    await Promise.all([
-      this.content.writeBytes(configBytes, this.#writeOptions(configDescriptor, options.signal)),
-      this.content.writeBytes(manifestBytes, this.#writeOptions(manifestDescriptor, options.signal)),
-    ]);
+    // Their names made durable together, with those of layers a build wrote (deferDirSync),
+    // before the record: one fsync of the blobs' directory instead of one per blob.
+    await this.content.writeBytes(configBytes, this.#writeOptions(configDescriptor, options.signal));
+    await this.content.writeBytes(manifestBytes, this.#writeOptions(manifestDescriptor, options.signal));
+    await this.content.syncNames();
     // What resolve() would read back: parsed from the bytes just written, not read from disk.
     return this.#record({
       manifestDescriptor,
@@ -408,8 +408,8 @@ export class ImageStore {
 
   #writeOptions(d: Descriptor, signal: AbortSignal | undefined) {
     return signal === undefined
-      ? { expectedDigest: d.digest, expectedSize: d.size }
-      : { expectedDigest: d.digest, expectedSize: d.size, signal };
+      ? { expectedDigest: d.digest, expectedSize: d.size, deferDirSync: true }
+      : { expectedDigest: d.digest, expectedSize: d.size, deferDirSync: true, signal };
   }
 
   /**

@@ -27,6 +27,13 @@ export interface WriteOptions {
   /** Verify the content is exactly this long; more bytes fail at once. */
   expectedSize?: number;
   signal?: AbortSignal;
+  /**
+   * The new blob's name is made durable by a later syncNames(), not before this returns:
+   * for a writer with a commit point of its own (a build: the image record), so that the
+   * blobs it writes share one directory fsync. Until then a crash may lose the blob (a cache
+   * entry pointing at it is then a miss), never leave a torn one.
+   */
+  deferDirSync?: boolean;
 }
 
 export interface WriteResult {
@@ -77,6 +84,9 @@ export interface FileWritable {
 export interface Ingester {
   write(source: BlobSource, options?: WriteOptions): Promise<WriteResult>;
   writeBytes(bytes: Uint8Array, options?: WriteOptions): Promise<WriteResult>;
+  /** Makes the names of the blobs in the store durable: those written with deferDirSync, by
+   * this process or another, included. */
+  syncNames(): Promise<void>;
 }
 
 /** Lists and removes blobs (GC). */

@@ -460,7 +460,10 @@ export class FsContentStore implements ContentStore {
     const small =
       expectedDigest === undefined && isFileWritable(source) ? source.inMemory?.(SMALL_BLOB) : undefined;
     if (small !== undefined)
-      return this.writeBytes(small, expectedSize === undefined ? {} : { expectedSize });
+      return this.writeBytes(small, {
+        ...(expectedSize === undefined ? {} : { expectedSize }),
+        ...(options.deferDirSync === true ? { deferDirSync: true } : {}),
+      });
     const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
     const fh = await this.#openTemp(temp);
     let open_ = true;
@@ -495,7 +498,7 @@ export class FsContentStore implements ContentStore {
       await fh.chmod(0o444);
       open_ = false;
       await fh.close();
-      const created = await this.#commit(temp, written.digest);
+      const created = await this.#commit(temp, written.digest, options.deferDirSync === true);
       return { ...written, created };
     } catch (err) {
       throw storeError(err, `writing ${what}`);
@@ -531,7 +534,8 @@ export class FsContentStore implements ContentStore {
     )
       return this.write([bytes], options);
     try {
-      return { digest, size: bytes.byteLength, created: this.#writeSmall(bytes, digest) };
+      const created = this.#writeSmall(bytes, digest, options.deferDirSync === true);
+      return { digest, size: bytes.byteLength, created };
     } catch (err) {
       throw storeError(err, `writing blob ${digest}`);
     }
@@ -542,7 +546,7 @@ export class FsContentStore implements ContentStore {
    * thread: through the thread pool each step was a round trip (~12 for a few KiB). True when
    * the blob is new.
    */
-  #writeSmall(bytes: Uint8Array, digest: Digest): boolean {
+  #writeSmall(bytes: Uint8Array, digest: Digest, deferDirSync: boolean): boolean {
     const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
     const makeDirs = () => {
       mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
@@ -577,11 +581,12 @@ export class FsContentStore implements ContentStore {
         if (!exists && !NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
         if (exists) {
           touchSync(final);
+          this.#syncExisting(dir, deferDirSync);
           return false;
         }
         renameSync(temp, final);
       }
-      fsyncDirectorySync(dir);
+      this.#syncDir(dir, deferDirSync);
       return true;
     } finally {
       try {
@@ -592,7 +597,36 @@ export class FsContentStore implements ContentStore {
     }
   }
 
-  async #commit(temp: string, digest: Digest): Promise<boolean> {
+  /** Directories whose new entries wait for syncNames() (deferDirSync). */
+  readonly #pendingDirs = new Set<string>();
+
+  #syncDir(dir: string, defer: boolean): void {
+    if (defer) this.#pendingDirs.add(dir);
+    else fsyncDirectorySync(dir);
+  }
+
+  /** A blob found there may be one this process wrote deferred: durable now if asked so. */
+  #syncExisting(dir: string, defer: boolean): void {
+    if (!defer && this.#pendingDirs.has(dir)) {
+      fsyncDirectorySync(dir);
+      this.#pendingDirs.delete(dir);
+    }
+  }
+
+  async syncNames(): Promise<void> {
+    // The sha256 directory always: a blob found there already (EEXIST) may be another
+    // process's, written deferred and not synced yet.
+    for (const dir of new Set([join(this.root, 'blobs', 'sha256'), ...this.#pendingDirs])) {
+      try {
+        fsyncDirectorySync(dir);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err; // no blob was ever written there
+      }
+      this.#pendingDirs.delete(dir);
+    }
+  }
+
+  async #commit(temp: string, digest: Digest, deferDirSync: boolean): Promise<boolean> {
     const final = this.blobPath(digest);
     const dir = dirname(final);
     if (digestAlgorithm(digest) !== 'sha256') await mkdir(dir, { recursive: true });
@@ -601,16 +635,18 @@ export class FsContentStore implements ContentStore {
     } catch (err) {
       if (errno(err) === 'EEXIST') {
         await this.#touch(digest);
+        this.#syncExisting(dir, deferDirSync);
         return false;
       }
       if (!NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
       if (await this.has(digest)) {
         await this.#touch(digest);
+        this.#syncExisting(dir, deferDirSync);
         return false;
       }
       await rename(temp, final);
     }
-    await fsyncDirectory(dir);
+    this.#syncDir(dir, deferDirSync);
     return true;
   }
 

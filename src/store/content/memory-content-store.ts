@@ -122,6 +122,8 @@ export class MemoryContentStore implements ContentStore {
     }
   }
 
+  async syncNames(): Promise<void> {}
+
   async cleanIngest(): Promise<number> {
     return 0;
   }

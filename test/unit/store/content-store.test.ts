@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import fs, { writeFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isAlignedBlock, OUT_BLOCK, releaseBlock, takeBlock } from '../../../src/archive/block-pool.js';
 import { digestOf, sha256Of } from '../../../src/digest/digest.js';
+import { writeLayer } from '../../../src/image/write-layer.js';
 import { FsContentStore } from '../../../src/store/content/fs-content-store.js';
 import { MemoryContentStore } from '../../../src/store/content/memory-content-store.js';
 import { type DirectIo, directIo } from '../../../src/sys/index.js';
 import { contentStoreSuite } from '../../helpers/content-store-suite.js';
+import { configFor, withStore } from '../../helpers/image-fixtures.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
 import { skipIf } from '../../integration/prereqs.js';
 
@@ -344,5 +347,75 @@ describe('MemoryContentStore', () => {
     const copy = await store.readBytes(digest);
     copy[0] = 0;
     assert.deepEqual(Buffer.from(await store.readBytes(digest)), Buffer.from('abc'));
+  });
+});
+
+describe('deferred blob names (deferDirSync) and syncNames', () => {
+  /** Records the path of every descriptor fsynced (node:fs's fsyncSync, the store's). */
+  function spyFsync(): { paths: string[]; restore(): void } {
+    const original = fs.fsyncSync;
+    const paths: string[] = [];
+    fs.fsyncSync = (fd: number) => {
+      paths.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      original(fd);
+    };
+    syncBuiltinESMExports();
+    return {
+      paths,
+      restore() {
+        fs.fsyncSync = original;
+        syncBuiltinESMExports();
+      },
+    };
+  }
+
+  it('a deferred blob is synced, its name is not until syncNames; a plain write of the same blob syncs it', async () => {
+    await withTempDir(async (dir) => {
+      const store = new FsContentStore(dir.path);
+      const blobs = join(dir.path, 'blobs', 'sha256');
+      await store.writeBytes(Buffer.from('first, so the folders exist'));
+      const spy = spyFsync();
+      try {
+        const bytes = Buffer.from('a layer');
+        const { digest } = await store.writeBytes(bytes, { deferDirSync: true });
+        assert.deepEqual(await readFile(store.blobPath(digest)), bytes, 'readable at once');
+        assert.equal(spy.paths.length, 1, `the blob's bytes only: ${spy.paths.join(', ')}`);
+        assert.ok(spy.paths[0]?.startsWith(join(dir.path, 'ingest')));
+        await store.syncNames();
+        assert.deepEqual(spy.paths.slice(1), [blobs]);
+        // Deferred again, then written plainly by someone who needs it durable now.
+        spy.paths.length = 0;
+        const other = Buffer.from('a config');
+        await store.writeBytes(other, { deferDirSync: true });
+        await store.writeBytes(other);
+        assert.equal(spy.paths.at(-1), blobs, 'the existing blob was not durable yet: synced');
+      } finally {
+        spy.restore();
+      }
+      // No blob folder at all: nothing to sync, no error.
+      await new FsContentStore(join(dir.path, 'empty')).syncNames();
+    });
+  });
+
+  it('ImageStore.put syncs the blob names (its config, manifest and deferred layers) before the image record', async () => {
+    await withStore(async (store) => {
+      const layer = await writeLayer(store.content, Readable.from([Buffer.alloc(1024)]), {
+        compression: 'none',
+        deferDirSync: true,
+      });
+      const spy = spyFsync();
+      try {
+        const config = configFor([layer]);
+        const image = await store.images.put(config, [layer.descriptor]);
+        const blobs = join(store.content.root, 'blobs', 'sha256');
+        const dirSync = spy.paths.indexOf(blobs);
+        const record = spy.paths.findIndex((p) => p.includes('records'));
+        assert.ok(dirSync >= 0 && record > dirSync, spy.paths.join('\n'));
+        assert.equal(spy.paths.filter((p) => p === blobs).length, 1, 'one fsync of the blobs folder');
+        assert.equal((await store.images.get(image.id)).id, image.id);
+      } finally {
+        spy.restore();
+      }
+    });
   });
 });
