@@ -31,6 +31,7 @@
 
 import {
   type BigIntStats,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -350,6 +351,8 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   // The front program refuses a folder another user owns or may write in: no record there.
   if (!privateDir(m.dir)) return skip(`${m.dir} is not private to this user`);
   const temp = join(m.dir, `.tmp-${process.pid}-${randomHex(6)}`);
+  // Only a new record can take the folder past MAX_RECORDS (listing 512 names costs ~0.4 ms).
+  const added = !existsSync(file);
   try {
     writeFileSync(temp, Buffer.concat(out), { flag: 'wx', mode: 0o600 });
     renameSync(temp, file);
@@ -357,7 +360,7 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
     rmSync(temp, { force: true });
     throw err;
   }
-  trim(m.dir);
+  if (added) trim(m.dir);
   return undefined;
 }
 

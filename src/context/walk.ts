@@ -11,8 +11,7 @@
 // stat'ed (in parallel, a batch at a time).
 
 import type { Dirent, Stats } from 'node:fs';
-import { lstatSync } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { BuilderError } from '../errors.js';
 import { ContextFilter, type ContextFilterOptions } from './context-filter.js';
 import type { MatchInfo } from './ignore-patterns.js';
@@ -179,8 +178,8 @@ async function* walk(
 ): AsyncGenerator<ContextEntry[]> {
   let rootDir: string;
   try {
-    rootDir = await realpath(root); // fsutil resolves a symlinked root too
-    const info = await stat(rootDir);
+    rootDir = realpathSync.native(root); // fsutil resolves a symlinked root too
+    const info = statSync(rootDir);
     if (!info.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (err) {
     throw ioError(`opening build context ${root}`, err);
@@ -243,7 +242,8 @@ async function* walk(
 /** A directory's entries in byte order; [] when it vanished, or is unreadable but not emitted (as fsutil). */
 async function listDir(abs: string, path: string, held: boolean): Promise<Dirent[]> {
   try {
-    const entries = await readdir(abs, { withFileTypes: true });
+    // Synchronous, as the lstats below: an awaited readdir is a thread-pool round trip.
+    const entries = readdirSync(abs, { withFileTypes: true });
     return entries.sort((a, b) => compareByteOrder(a.name, b.name));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   chmodSync,
   mkdirSync,
+  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -24,7 +25,9 @@ import {
   keepForTranscript,
   MEMO_LINE,
   noOpTranscript,
+  writeBuildMemo,
 } from '../../../src/cli/build-memo.js';
+import { ReadJournal } from '../../../src/store/meta/read-journal.js';
 import { sysAvailable, treeFingerprint } from '../../../src/sys/native.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
 import { skipIf } from '../../integration/prereqs.js';
@@ -206,6 +209,51 @@ describe('directories the fingerprint leaves out', () => {
       assert.deepEqual(await excludedTopDirectories(dir.path), []);
     } finally {
       await dir.cleanup();
+    }
+  });
+});
+
+describe('writeBuildMemo keeps the folder bounded', () => {
+  it('a new record past 512 drops the older half; rewriting an existing one lists nothing', async () => {
+    const tmp = await makeTempDir();
+    try {
+      const dir = join(tmp.path, 'memo');
+      const context = join(tmp.path, 'ctx');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(context);
+      const old = Math.floor(Date.now() / 1000) - 3600;
+      for (let i = 0; i < 600; i++) {
+        writeFileSync(join(dir, `old-${i}`), '');
+        utimesSync(join(dir, `old-${i}`), old + i, old + i);
+      }
+      utimesSync(context, old, old);
+      const write = (key: string) =>
+        writeBuildMemo({
+          dir,
+          key: Buffer.from(key),
+          contextDir: context,
+          context: {
+            tree: { digest: 'd'.repeat(64), entries: 1, newestNs: BigInt(old) * 1_000_000_000n },
+            pruned: [],
+          },
+          startedMs: Date.now(),
+          journal: new ReadJournal(),
+          files: [],
+          watched: [],
+          blobs: [],
+          code: [],
+          stdout: '',
+          stderr: '',
+        });
+      assert.equal(write('first'), undefined);
+      const afterNew = readdirSync(dir).length;
+      assert.ok(afterNew <= 301 && afterNew >= 300, `a new record trimmed the folder: ${afterNew}`);
+      assert.ok(!readdirSync(dir).includes('old-0'), 'the oldest went');
+      for (let i = 0; i < 300; i++) writeFileSync(join(dir, `more-${i}`), '');
+      assert.equal(write('first'), undefined, 'the same invocation again');
+      assert.equal(readdirSync(dir).length, afterNew + 300, 'a rewritten record trims nothing');
+    } finally {
+      await tmp.cleanup();
     }
   });
 });
