@@ -185,7 +185,7 @@ export class RootfsManager {
       );
     const parents = await this.ensureChain(layers, signal);
     const key = randomKey('step');
-    await snapshotter.prepare(key, parents, { volatile: true });
+    await snapshotter.prepare(key, parents, { volatile: true, direct: true });
     try {
       // The active snapshot stacked on `parents` keeps them from removal while fn reads them.
       const [{ dir }, lowerDirs] = await Promise.all([snapshotter.stat(key), snapshotter.lowerDirs(parents)]);

@@ -56,9 +56,15 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     return this.#volatile;
   }
 
-  protected async populate(dir: string, stack: SnapshotRecord[], kind: 'active' | 'view'): Promise<void> {
+  protected async populate(
+    dir: string,
+    stack: SnapshotRecord[],
+    kind: 'active' | 'view',
+    direct: boolean,
+  ): Promise<void> {
     mkdirSync(join(dir, 'fs'), { mode: 0o755 });
-    if (kind === 'active' && stack.length > 0) mkdirSync(join(dir, 'work'), { mode: 0o700 });
+    // overlay's work dir, for mounting: a direct snapshot is never mounted.
+    if (kind === 'active' && stack.length > 0 && !direct) mkdirSync(join(dir, 'work'), { mode: 0o700 });
   }
 
   protected mountsOf(record: SnapshotRecord, stack: SnapshotRecord[]): Mount[] {

@@ -73,6 +73,12 @@ export interface PrepareOptions {
    * the snapshot is trusted only until the next boot (then discarded, to be rebuilt).
    */
   volatile?: boolean;
+  /**
+   * Its caller writes the snapshot's directory in place and never mounts it (a COPY straight
+   * into the upper dir): no overlay work dir is made, prepare() returns no mounts and mounts()
+   * refuses it, and committing or removing it need not read the mount table.
+   */
+  direct?: boolean;
 }
 
 export interface CommitOptions {

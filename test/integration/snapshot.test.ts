@@ -245,3 +245,36 @@ test('volatile step snapshots: mounted without syncs, and gone after a reboot; w
     await root.cleanup();
   }
 });
+
+test('direct step snapshots: no work dir, no mounts, refused to mount(); committed and removed as others', async (t) => {
+  if (skipIf(t, await overlayReason())) return;
+  const root = await tempRoot('strata-direct-');
+  try {
+    const s = new OverlaySnapshotter(root.path, { volatile: true });
+    await s.prepare('k-base', []);
+    await s.commit('base', 'k-base');
+    assert.deepEqual(await s.prepare('k-direct', ['base'], { volatile: true, direct: true }), []);
+    const info = await s.stat('k-direct');
+    assert.deepEqual(await readdir(join(info.dir, '..')), ['fs'], 'no overlay work dir');
+    await assert.rejects(s.mounts('k-direct'), (e) => e instanceof BuilderError && e.code === 'EINVAL');
+    await writeFile(join(info.dir, 'f'), 'in place');
+    await s.commit('step', 'k-direct');
+    const committed = await s.stat('step');
+    assert.equal(await readFile(join(committed.dir, 'f'), 'utf8'), 'in place');
+    const metadata = join(root.path, 'metadata');
+    for (const file of await readdir(metadata)) {
+      const record = JSON.parse(await readFile(join(metadata, file), 'utf8'));
+      assert.equal(record.direct, undefined, `a committed record keeps no direct flag: ${file}`);
+    }
+    // It is a parent like any other: a mounted step on top sees its file.
+    const target = join(root.path, 'mnt');
+    await withMounted(await s.prepare('k-top', ['step']), target, async (dir) =>
+      assert.equal(await readFile(join(dir, 'f'), 'utf8'), 'in place'),
+    );
+    await s.prepare('k-gone', ['base'], { direct: true });
+    await s.remove('k-gone');
+    assert.equal(await s.find('k-gone'), undefined);
+  } finally {
+    await root.cleanup();
+  }
+});
