@@ -89,14 +89,14 @@ export async function buildInStore(store: Store, options: StoreBuildOptions): Pr
           },
         );
       }
-      return store.images.get(ref);
+      return store.images.get(ref, { names: false });
     };
     if (options.pull === true) {
       buildStore.images = {
-        get: async (ref) => {
+        get: async (ref, o) => {
           // An image ID or a name that is no registry reference stays local.
           if (!/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) await pullBase(ref);
-          return store.images.get(ref);
+          return store.images.get(ref, o);
         },
         put: (config, layers, o) => store.images.put(config, layers, o),
         tag: (target, name) => store.images.tag(target as never, name),

@@ -88,11 +88,12 @@ export interface BuildStore {
     put(key: string, value: unknown): Promise<unknown>;
   };
   images: {
-    get(ref: string): Promise<BaseImage>;
+    /** `names: false`: the build needs the image, not the names it has (ImageStore's NameOptions). */
+    get(ref: string, options?: { names?: boolean }): Promise<BaseImage>;
     put(
       config: ImageConfig,
       layers: Descriptor[],
-      options?: { mediaTypes?: 'oci' | 'docker' },
+      options?: { mediaTypes?: 'oci' | 'docker'; names?: boolean },
     ): Promise<BaseImage>;
     tag(target: BaseImage, name: string): Promise<{ name: string }>;
   };
@@ -466,7 +467,7 @@ class Build {
   ): Promise<BaseImage> {
     let found = this.imageSources.get(ref);
     if (!found) {
-      found = this.o.store.images.get(ref).catch(async (err: unknown) => {
+      found = this.o.store.images.get(ref, { names: false }).catch(async (err: unknown) => {
         if (err instanceof BuilderError && err.code === 'ENOTFOUND') {
           if (this.o.resolveMissingBase) return this.o.resolveMissingBase(ref);
           throw new BuilderError('ENOTFOUND', `base image "${ref}" is not in the local store`, {
@@ -1005,7 +1006,8 @@ class Build {
       const stored = await this.o.store.images.put(
         image,
         target.layers.map((l) => l.descriptor),
-        { mediaTypes: 'oci' },
+        // Its names are the tags about to be made, reported as such: not looked up here.
+        { mediaTypes: 'oci', names: false },
       );
       v.log('status', `writing image ${stored.id}`);
       await this.settlePending();

@@ -332,3 +332,26 @@ describe('documents written by put', () => {
     });
   });
 });
+
+describe('ImageStore names: false', () => {
+  it('gives the image without looking its names up, by name, ID or short ID; the default still lists them', async () => {
+    await withStore(async (store) => {
+      const image = await randomImage(store, { layers: 1 });
+      await store.images.tag(image, 'app:1');
+      for (const ref of ['app:1', image.id, digestHex(image.id).slice(0, 12)]) {
+        const bare = await store.images.get(ref, { names: false });
+        assert.equal(bare.id, image.id, ref);
+        assert.deepEqual(bare.names, [], ref);
+        assert.deepEqual(bare.repoDigests, [], ref);
+        assert.deepEqual((await store.images.get(ref)).names, ['docker.io/library/app:1'], ref);
+      }
+      // A put of the same image again: its existing name is not looked up when asked so.
+      const again = await store.images.put(image.config, image.manifest.layers, { names: false });
+      assert.equal(again.id, image.id);
+      assert.deepEqual(again.names, []);
+      assert.deepEqual((await store.images.put(image.config, image.manifest.layers)).names, [
+        'docker.io/library/app:1',
+      ]);
+    });
+  });
+});
