@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createSha256 } from '../digest/sha256.js';
 import { BuilderError, DigestMismatchError } from '../errors.js';
+import { isCertificateError, PRIVATE_CA_HINT } from '../registry/errors.js';
 import {
   followRedirects,
   type HttpAgents,
@@ -59,9 +60,7 @@ async function download(
     if (err instanceof BuilderError) throw err;
     throw new BuilderError('EUNAVAILABLE', `failed to fetch ${url}: ${(err as Error).message}`, {
       cause: err,
-      ...(isCertificateError(err)
-        ? { hint: "A server with a private CA: point NODE_EXTRA_CA_CERTS at that CA's certificate (PEM)." }
-        : {}),
+      ...(isCertificateError(err) ? { hint: PRIVATE_CA_HINT } : {}),
     });
   }
   if (response.status < 200 || response.status > 299) {
@@ -126,9 +125,4 @@ function fetchFollowing(
     () =>
       new BuilderError('EUNAVAILABLE', `failed to fetch ${start.href}: more than ${MAX_REDIRECTS} redirects`),
   );
-}
-
-function isCertificateError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
 }

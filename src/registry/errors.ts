@@ -112,10 +112,22 @@ const TEMPORARY_ERRNO = new Set([
 ]);
 
 /** A request that got no (complete) answer: refused, reset, timed out, TLS failed. */
+/** A TLS verification failure (OpenSSL's codes as Node reports them). */
+export function isCertificateError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
+}
+
+/** What to do about a certificate no root trusts (ADD downloads say it too). */
+export const PRIVATE_CA_HINT =
+  "A server with a private CA: point NODE_EXTRA_CA_CERTS at that CA's certificate (PEM).";
+
 export class RegistryNetworkError extends BuilderError {
   readonly method: string;
   readonly url: string;
   readonly errno: string | undefined;
+  /** TLS verification failed: the server's certificate is not trusted. */
+  readonly untrusted: boolean;
 
   constructor(method: string, url: string, cause: unknown) {
     const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
@@ -123,11 +135,16 @@ export class RegistryNetworkError extends BuilderError {
     super('EUNAVAILABLE', `${method} ${url}: ${what}`, {
       ...(errno === 'ECONNREFUSED'
         ? { hint: 'Nothing listens there: is the registry running, and is the address right?' }
-        : {}),
+        : isCertificateError(cause)
+          ? {
+              hint: `${PRIVATE_CA_HINT} Or, for a registry you trust without TLS checks, name it in STRATA_INSECURE_REGISTRIES.`,
+            }
+          : {}),
     });
     this.method = method;
     this.url = url;
     this.errno = errno;
+    this.untrusted = isCertificateError(cause);
   }
 
   override get name(): string {

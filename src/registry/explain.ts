@@ -78,9 +78,12 @@ export function explainRegistryFailure(err: unknown, ctx: ExplainContext): Build
     return wrap(err.code, `${op === 'pull' ? 'pulling' : 'pushing'} ${shown}: ${said}`, err.hint);
   }
   if (err instanceof RegistryNetworkError) {
+    const why = err.untrusted
+      ? `the TLS certificate of ${ref.domain} is not trusted`
+      : `cannot reach ${ref.domain}`;
     return wrap(
       'EUNAVAILABLE',
-      `${op === 'pull' ? 'pulling' : 'pushing'} ${shown}: cannot reach ${ref.domain}`,
+      `${op === 'pull' ? 'pulling' : 'pushing'} ${shown}: ${why}`,
       err.hint ?? 'Check the network and the registry address, then try again.',
     );
   }

@@ -184,7 +184,12 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
         retry: { attempts: 1 },
       });
     assert.equal(deferredExtraCaFile(), undefined);
-    await assert.rejects(transport().ping(), /certificate|self.signed/i);
+    await assert.rejects(transport().ping(), (e: unknown) => {
+      assert.match((e as Error).message, /certificate|self.signed/i);
+      // What to do about it, as ADD says.
+      assert.match((e as { hint?: string }).hint ?? '', /NODE_EXTRA_CA_CERTS.*STRATA_INSECURE_REGISTRIES/s);
+      return true;
+    });
     // What the CLI does first thing: the variable back under its own name, the file remembered.
     const e: NodeJS.ProcessEnv = { [MOVED_EXTRA_CA]: ca.caFile, OTHER: 'x' };
     takeMovedExtraCa(e);

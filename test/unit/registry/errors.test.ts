@@ -185,6 +185,26 @@ test("other push and pull refusals, and 404s, read as docker's", () => {
   assert.equal(net.code, 'EUNAVAILABLE');
   assert.equal(net.message, 'pulling 127.0.0.1:5000/team/app:2: cannot reach 127.0.0.1:5000');
   assert.match(net.hint ?? '', /is the registry running/);
+  // A certificate no root trusts: said so, with what to do.
+  for (const code of [
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  ]) {
+    const untrusted = new RegistryNetworkError('GET', 'u', Object.assign(new Error('self-signed'), { code }));
+    assert.equal(untrusted.untrusted, true, code);
+    const tls = explainRegistryFailure(untrusted, { op: 'pull', ref: local, hasCredential: false });
+    assert.equal(
+      tls.message,
+      'pulling 127.0.0.1:5000/team/app:2: the TLS certificate of 127.0.0.1:5000 is not trusted',
+    );
+    assert.match(tls.hint ?? '', /NODE_EXTRA_CA_CERTS/);
+    assert.match(tls.hint ?? '', /STRATA_INSECURE_REGISTRIES/);
+  }
+  assert.equal(
+    new RegistryNetworkError('GET', 'u', Object.assign(new Error('reset'), { code: 'ECONNRESET' })).untrusted,
+    false,
+  );
   const digest = explainRegistryFailure(new DigestMismatchError('sha256:a', 'sha256:b', 'layer'), {
     op: 'pull',
     ref: user,
