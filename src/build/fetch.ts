@@ -42,8 +42,7 @@ export async function fetchToFile(
   try {
     return await download(url, tmpDir, agents, options);
   } finally {
-    agents.http.destroy();
-    agents.https.destroy();
+    agents.destroy();
   }
 }
 

@@ -11,23 +11,39 @@ import tls from 'node:tls';
 import { BuilderError } from '../errors.js';
 import { deferredExtraCaFile } from './extra-ca.js';
 
-export interface HttpAgents {
-  http: http.Agent;
-  https: https.Agent;
+/** The keep-alive agents of a transport (or a download). The https one is made at the first
+ * HTTPS exchange: its secure context reads NODE_EXTRA_CA_CERTS's file, which a plain-HTTP
+ * registry (a local one) never needs. */
+export class HttpAgents {
+  readonly http: http.Agent;
+  #https: https.Agent | undefined;
+
+  constructor(private readonly options: { verifyTls: boolean; maxSockets: number }) {
+    this.http = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
+  }
+
+  get https(): https.Agent {
+    if (this.#https === undefined) {
+      const context = extraCaContext();
+      this.#https = new https.Agent({
+        keepAlive: true,
+        maxSockets: this.options.maxSockets,
+        rejectUnauthorized: this.options.verifyTls,
+        ...(context === undefined ? {} : { secureContext: context }),
+      });
+    }
+    return this.#https;
+  }
+
+  /** Closes idle keep-alive connections (an https agent never made is not made for this). */
+  destroy(): void {
+    this.http.destroy();
+    this.#https?.destroy();
+  }
 }
 
 export function makeAgents(options: { verifyTls: boolean; maxSockets?: number }): HttpAgents {
-  const maxSockets = options.maxSockets ?? 16;
-  const context = extraCaContext();
-  return {
-    http: new http.Agent({ keepAlive: true, maxSockets }),
-    https: new https.Agent({
-      keepAlive: true,
-      maxSockets,
-      rejectUnauthorized: options.verifyTls,
-      ...(context === undefined ? {} : { secureContext: context }),
-    }),
-  };
+  return new HttpAgents({ verifyTls: options.verifyTls, maxSockets: options.maxSockets ?? 16 });
 }
 
 let extraContext: tls.SecureContext | undefined;

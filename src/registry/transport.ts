@@ -152,8 +152,7 @@ export class RegistryTransport {
 
   /** Closes idle keep-alive connections. */
   close(): void {
-    this.#agents.http.destroy();
-    this.#agents.https.destroy();
+    this.#agents.destroy();
   }
 
   /** Runs `fn` under this transport's retry policy (for units bigger than one request). */
