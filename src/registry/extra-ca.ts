@@ -27,3 +27,13 @@ export function takeMovedExtraCa(env: NodeJS.ProcessEnv): void {
 export function deferredExtraCaFile(): string | undefined {
   return movedFile;
 }
+
+/** A copy of `env` with NODE_EXTRA_CA_CERTS moved as the front program moves it: for a Node
+ * process the CLI starts itself (a detached container's supervisor), which opens no TLS and
+ * whose main() puts it back. */
+export function withExtraCaMoved(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (file === undefined || file === '') return env;
+  const { NODE_EXTRA_CA_CERTS: _moved, ...rest } = env;
+  return { ...rest, [MOVED_EXTRA_CA]: file };
+}

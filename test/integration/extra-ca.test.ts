@@ -12,7 +12,12 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { deferredExtraCaFile, MOVED_EXTRA_CA, takeMovedExtraCa } from '../../src/registry/extra-ca.js';
+import {
+  deferredExtraCaFile,
+  MOVED_EXTRA_CA,
+  takeMovedExtraCa,
+  withExtraCaMoved,
+} from '../../src/registry/extra-ca.js';
 import { RegistryTransport } from '../../src/registry/transport.js';
 import { repoRoot } from '../helpers/conformance.js';
 import { makeTestCa, opensslReason, type TestCa } from '../helpers/test-ca.js';
@@ -197,4 +202,16 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
     assert.equal(deferredExtraCaFile(), ca.caFile);
     assert.deepEqual(await transport().ping(), { scheme: 'https', challenge: undefined });
   });
+});
+
+test('a Node process the CLI starts itself gets the variable moved, and its main() puts it back', () => {
+  const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: '/etc/ca.pem', PATH: '/bin' };
+  const moved = withExtraCaMoved(env);
+  assert.deepEqual(moved, { [MOVED_EXTRA_CA]: '/etc/ca.pem', PATH: '/bin' });
+  assert.equal(env.NODE_EXTRA_CA_CERTS, '/etc/ca.pem', 'the given environment is left as it was');
+  const restored = { ...moved };
+  takeMovedExtraCa(restored);
+  assert.deepEqual(restored, env);
+  for (const none of [{ PATH: '/bin' }, { NODE_EXTRA_CA_CERTS: '', PATH: '/bin' }])
+    assert.deepEqual(withExtraCaMoved(none), none);
 });

@@ -12,6 +12,7 @@ import {
 } from '../../container/container-records.js';
 import { readLogLines, removeContainer, runImage } from '../../container/run-image.js';
 import { BuilderError } from '../../errors.js';
+import { withExtraCaMoved } from '../../registry/extra-ca.js';
 import { optBool, optList, optString } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { tabwrite } from '../render/tabwriter.js';
@@ -108,7 +109,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     const child = spawn(process.execPath, [self, '__shim', record.config.id, JSON.stringify(request)], {
       detached: true,
       stdio: 'ignore',
-      env: ctx.env,
+      // Node would parse a NODE_EXTRA_CA_CERTS bundle at the supervisor's start (~50 ms).
+      env: withExtraCaMoved(ctx.env),
     });
     child.unref();
     // Wait until the container runs (or failed to start), so errors surface here.
