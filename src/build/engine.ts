@@ -30,7 +30,7 @@ import { layerCompression } from '../oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import { RootfsManager, type WriteLayerFn } from '../rootfs/rootfs-manager.js';
 import type { Snapshotter } from '../snapshot/types.js';
-import { writeFileAtomicSync } from '../store/meta/atomic-file.js';
+import { writeFileAtomic } from '../store/meta/atomic-file.js';
 import { prefetchFiles } from '../sys/index.js';
 import {
   type ArgScope,
@@ -232,13 +232,6 @@ class Build {
   private ignorePatterns: Promise<string[]> | undefined;
   private statMemo: Promise<StatMemo> | undefined;
   private statMemoDirty = false;
-  /**
-   * Writes the build goes on without waiting for (a step's cache entry, the stat memo): each
-   * waits on its own fsync while the next step runs, the last ones while the image's blobs are
-   * written; export() waits for all before it tags (a failed write fails the build and moves no
-   * tag), and a lookup of a key waits for that key's write. Kept settled: no unhandled rejection.
-   */
-  private readonly pending = new Map<string, Promise<unknown>>();
   private rootfsManager: RootfsManager | undefined;
   private file!: ParsedDockerfile;
   private plan!: BuildPlan;
@@ -288,27 +281,8 @@ class Build {
     const target = await this.buildStage(this.plan.target);
     const unused = unusedBuildArgs(this.scope);
     if (unused.length > 0) this.warn(`One or more build-args [${unused.join(' ')}] were not consumed`);
-    this.defer('statmemo', this.saveStatMemo());
+    await this.saveStatMemo();
     return this.export(target);
-  }
-
-  /** Waits for every deferred write; throws the first that failed. */
-  private async settlePending(): Promise<void> {
-    for (const outcome of await Promise.all(this.pending.values()))
-      if (outcome instanceof Error) throw outcome;
-  }
-
-  private defer(name: string, write: Promise<unknown>): void {
-    const settled = write.then(
-      () => undefined,
-      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-    );
-    // A second write of the same name (a cache entry rewritten recompressed): both are waited for.
-    const before = this.pending.get(name);
-    this.pending.set(
-      name,
-      before === undefined ? settled : Promise.all([before, settled]).then(([a, b]) => a ?? b),
-    );
   }
 
   private wrapDockerfileErrors<T>(fn: () => T): T {
@@ -566,10 +540,10 @@ class Build {
         const layer = await execute(vertex);
         record = { preimage: key.preimage, ...(layer ? { layer } : {}), created: formatGoTime(new Date()) };
         // Recorded only after the step succeeded: a failed step leaves no cache entry.
-        this.defer(`cache:${key.key}`, this.o.store.cache.put(key.key, record));
+        await this.o.store.cache.put(key.key, record);
       } else if (record.layer && this.needsRecompression(record.layer)) {
         record = { ...record, layer: await this.recompress(record.layer) };
-        this.defer(`cache:${key.key}`, this.o.store.cache.put(key.key, record));
+        await this.o.store.cache.put(key.key, record);
       }
       if (record.layer) {
         state.layers.push(record.layer);
@@ -609,7 +583,6 @@ class Build {
   }
 
   private async lookup(key: string): Promise<CacheRecord | undefined> {
-    await this.pending.get(`cache:${key}`); // this build's own entry for it, being written
     const entry = await this.o.store.cache.get(key);
     const record = entry?.value as CacheRecord | undefined;
     if (!record || typeof record !== 'object' || !('preimage' in record)) return undefined;
@@ -699,7 +672,7 @@ class Build {
     if (!this.statMemo || !this.statMemoDirty) return;
     const memo = await this.statMemo;
     mkdirSync(join(this.o.store.root, 'cache', 'statmemo'), { recursive: true });
-    writeFileAtomicSync(this.memoPath(), JSON.stringify(Object.fromEntries(memo)), { durable: false });
+    writeFileAtomic(this.memoPath(), JSON.stringify(Object.fromEntries(memo)), { durable: false });
   }
 
   private async copyStep(
@@ -1010,7 +983,6 @@ class Build {
         { mediaTypes: 'oci', names: false },
       );
       v.log('status', `writing image ${stored.id}`);
-      await this.settlePending();
       const tags: string[] = [];
       for (const tag of this.o.tags ?? []) {
         const { name } = await this.o.store.images.tag(stored, tag);

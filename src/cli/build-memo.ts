@@ -58,8 +58,8 @@ import { privateDir, strataCacheDir } from './code-cache.js';
 import { createProgressRenderer } from './render/progress.js';
 
 const HEADER = 'strata-build-memo 1';
-/** Contexts walked for a fingerprint at most this big (~100 ms here): past it, no memo. */
-/** native/tree_fingerprint.h MEMO_MAX_CONTEXT_ENTRIES: the front program stops walking there too. */
+/** Contexts walked for a fingerprint at most this big (~100 ms here): past it, no memo. The
+ * front program stops walking there too (native/tree_fingerprint.h MEMO_MAX_CONTEXT_ENTRIES). */
 const MAX_CONTEXT_ENTRIES = 100_000;
 /** Records kept; past this the oldest half goes (one record per distinct invocation). */
 const MAX_RECORDS = 512;

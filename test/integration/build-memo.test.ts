@@ -22,14 +22,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MEMO_LINE } from '../../src/cli/build-memo.js';
+import { CLI_LAUNCHER, FRONT_PROGRAM } from '../helpers/cli-paths.js';
 import { repoRoot } from '../helpers/conformance.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
 import { mountReason, skipIf } from './prereqs.js';
 
-const FRONT = join(repoRoot, 'native', 'build', 'Release', 'strata');
-const LAUNCHER = join(repoRoot, 'dist', 'strata.cjs');
-
-const reason = existsSync(FRONT) ? mountReason() : `${FRONT} is missing (npm run build:native)`;
+const reason = existsSync(FRONT_PROGRAM)
+  ? mountReason()
+  : `${FRONT_PROGRAM} is missing (npm run build:native)`;
 
 describe('the strata front program and the build memo', { concurrency: false }, () => {
   let tmp: { path: string; cleanup(): Promise<void> };
@@ -38,7 +38,7 @@ describe('the strata front program and the build memo', { concurrency: false }, 
   let memoDir: string;
 
   const run = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(FRONT, args, {
+    const r = spawnSync(FRONT_PROGRAM, args, {
       cwd: tmp.path,
       env: { ...env, ...extra },
       encoding: 'utf8',
@@ -82,7 +82,7 @@ describe('the strata front program and the build memo', { concurrency: false }, 
   test('other commands pass through to the CLI: same output and exit code', (t) => {
     if (skipIf(t, reason)) return;
     const launcher = (args: string[]) =>
-      spawnSync(process.execPath, [LAUNCHER, ...args], { cwd: tmp.path, env, encoding: 'utf8' });
+      spawnSync(process.execPath, [CLI_LAUNCHER, ...args], { cwd: tmp.path, env, encoding: 'utf8' });
     for (const args of [['--version'], ['no-such-command'], ['build', '--no-such-flag', '.']]) {
       const a = run(args);
       const b = launcher(args);

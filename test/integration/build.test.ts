@@ -325,7 +325,7 @@ COPY extra.txt /extra.txt
     assert.deepEqual(linked.image.config.rootfs.diff_ids, plain.image.config.rootfs.diff_ids);
   });
 
-  test('a step two stages share is built once: the second finds the entry the first is still writing', async (t) => {
+  test('a step two stages share is built once: the second finds the entry the first wrote', async (t) => {
     if (skipIf(t, reason)) return;
     await env.write({ 'shared.txt': `shared ${Date.now()} ${Math.random()}\n` });
     const r = await env.build(
@@ -336,7 +336,7 @@ COPY extra.txt /extra.txt
     assert.deepEqual(shared.map((s) => s.cached).sort(), [false, true]);
   });
 
-  test('a cache entry that cannot be written fails the build, after the steps, and moves no tag', async (t) => {
+  test('a cache entry that cannot be written fails the build and moves no tag', async (t) => {
     if (skipIf(t, reason)) return;
     await env.write({ 'late.txt': `late ${Date.now()} ${Math.random()}\n` });
     const index = env.store.meta.cacheIndex as { put: (...a: unknown[]) => Promise<unknown> };
@@ -345,13 +345,13 @@ COPY extra.txt /extra.txt
     };
     try {
       await assert.rejects(
-        env.build('FROM scratch\nCOPY late.txt /late.txt\n', { tags: ['deferred-put:1'] }),
+        env.build('FROM scratch\nCOPY late.txt /late.txt\n', { tags: ['failed-put:1'] }),
         /no space left on device \(test\)/,
       );
     } finally {
       delete (index as { put?: unknown }).put; // the prototype's again
     }
-    await assert.rejects(env.store.images.get('deferred-put:1'), { code: 'ENOTFOUND' });
+    await assert.rejects(env.store.images.get('failed-put:1'), { code: 'ENOTFOUND' });
   });
 
   test('building twice with SOURCE_DATE_EPOCH gives the same image digest', async (t) => {

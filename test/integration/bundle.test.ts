@@ -9,11 +9,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { CLI_LAUNCHER } from '../helpers/cli-paths.js';
 import { repoRoot } from '../helpers/conformance.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
 import { mountReason, skipIf } from './prereqs.js';
 
-const LAUNCHER = join(repoRoot, 'dist', 'strata.cjs');
 const BUNDLE = join(repoRoot, 'dist', 'strata-bundle.cjs');
 // Even FROM scratch + COPY mounts the layers it builds on.
 const reason = mountReason();
@@ -33,7 +33,8 @@ describe('the bundled CLI', { concurrency: false }, () => {
   };
 
   before(async () => {
-    for (const f of [LAUNCHER, BUNDLE]) assert.ok(existsSync(f), `${f} is missing: run npm run build first`);
+    for (const f of [CLI_LAUNCHER, BUNDLE])
+      assert.ok(existsSync(f), `${f} is missing: run npm run build first`);
     tmp = await makeTempDir('strata-bundle-');
     env = { ...process.env, STRATA_ROOT: join(tmp.path, 'store'), XDG_CACHE_HOME: join(tmp.path, 'cache') };
     await mkdir(join(tmp.path, 'ctx'));
@@ -54,13 +55,13 @@ describe('the bundled CLI', { concurrency: false }, () => {
 
   test('non-ASCII in a regular expression survives the ASCII escaping (µs in a duration)', () => {
     writeFileSync(join(tmp.path, 'Dockerfile.hc'), 'FROM scratch\nHEALTHCHECK --interval=1500µs CMD true\n');
-    const r = node(LAUNCHER, 'dockerfile', 'parse', '--json', join(tmp.path, 'Dockerfile.hc'));
+    const r = node(CLI_LAUNCHER, 'dockerfile', 'parse', '--json', join(tmp.path, 'Dockerfile.hc'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /"interval": 1500000\b/);
   });
 
   test('--version from the launcher and from the bundle itself', () => {
-    for (const cli of [LAUNCHER, BUNDLE]) {
+    for (const cli of [CLI_LAUNCHER, BUNDLE]) {
       const r = node(cli, '--version');
       assert.deepEqual(r, { code: 0, stdout: `strata version ${pkg.version}\n`, stderr: '' }, cli);
     }
@@ -68,19 +69,19 @@ describe('the bundled CLI', { concurrency: false }, () => {
 
   test('build FROM scratch + COPY into a temp store, again from the cache, then images', (t) => {
     if (skipIf(t, reason)) return;
-    const first = node(LAUNCHER, 'build', '-q', '-t', 'bundled:1', join(tmp.path, 'ctx'));
+    const first = node(CLI_LAUNCHER, 'build', '-q', '-t', 'bundled:1', join(tmp.path, 'ctx'));
     assert.equal(first.code, 0, first.stderr);
     const id = first.stdout.trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
-    const again = node(LAUNCHER, 'build', '-t', 'bundled:1', join(tmp.path, 'ctx'));
+    const again = node(CLI_LAUNCHER, 'build', '-t', 'bundled:1', join(tmp.path, 'ctx'));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout + again.stderr, /COPY a \/a\n#\d+ CACHED/);
-    const images = node(LAUNCHER, 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}');
+    const images = node(CLI_LAUNCHER, 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}');
     assert.deepEqual(images, { code: 0, stdout: `bundled:1 ${id.slice(7, 19)}\n`, stderr: '' });
   });
 
   const builtins = (...args: string[]) => {
-    const r = node('-r', join(tmp.path, 'builtins.cjs'), LAUNCHER, ...args);
+    const r = node('-r', join(tmp.path, 'builtins.cjs'), CLI_LAUNCHER, ...args);
     return {
       code: r.code,
       stderr: r.stderr,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { CLI_LAUNCHER } from '../helpers/cli-paths.js';
 import { repoRoot } from '../helpers/conformance.js';
 import { makeBusyboxRootfs, mountsBelow, runtimeOrReason, skipIf } from './prereqs.js';
 
@@ -18,7 +19,6 @@ const runtime = await runtimeOrReason();
 const reason = typeof runtime === 'string' ? runtime : undefined;
 // The CLI as users run it (the bundle behind its code-cache launcher), and as compiled by tsc:
 // the detached supervisor is the CLI started again by its own script, so both are tried.
-const CLI = join(repoRoot, 'dist', 'strata.cjs');
 const TSC_CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, () => {
@@ -37,7 +37,7 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
       };
     }
   };
-  const strata = (...args: string[]) => strataAt(CLI, ...args);
+  const strata = (...args: string[]) => strataAt(CLI_LAUNCHER, ...args);
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'strata-containers-'));
@@ -90,7 +90,7 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
   });
 
   for (const [how, cli, name] of [
-    ['the bundle', CLI, 'web'],
+    ['the bundle', CLI_LAUNCHER, 'web'],
     ['dist/src/cli/main.js', TSC_CLI, 'web2'],
   ] as const) {
     test(`a detached container started by ${how} is listed, its output read, then stopped and removed`, async (t) => {
@@ -151,12 +151,14 @@ describe('containers: strata run, ps, logs, stop, rm', { concurrency: false }, (
     // script(1) gives strata a controlling terminal, as a user's shell would.
     const { stdout } = await exec(
       '/usr/bin/script',
-      ['-qec', `${process.execPath} ${CLI} run --rm -t box:1 tty`, '/dev/null'],
+      ['-qec', `${process.execPath} ${CLI_LAUNCHER} run --rm -t box:1 tty`, '/dev/null'],
       { env, timeout: 60_000 },
     );
     assert.match(stdout, /\/dev\/pts\/\d+/);
     const piped = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, 'run', '--rm', '-i', 'box:1', 'tr a-z A-Z'], { env });
+      const child = spawn(process.execPath, [CLI_LAUNCHER, 'run', '--rm', '-i', 'box:1', 'tr a-z A-Z'], {
+        env,
+      });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.on('error', reject);

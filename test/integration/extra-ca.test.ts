@@ -19,13 +19,11 @@ import {
   withExtraCaMoved,
 } from '../../src/registry/extra-ca.js';
 import { RegistryTransport } from '../../src/registry/transport.js';
-import { repoRoot } from '../helpers/conformance.js';
+import { CLI_LAUNCHER, FRONT_PROGRAM } from '../helpers/cli-paths.js';
 import { makeTestCa, opensslReason, type TestCa } from '../helpers/test-ca.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
 import { mountReason, skipIf } from './prereqs.js';
 
-const FRONT = join(repoRoot, 'native', 'build', 'Release', 'strata');
-const LAUNCHER = join(repoRoot, 'dist', 'strata.cjs');
 const BODY = 'served over TLS\n';
 const SUM = `sha256:${createHash('sha256').update(BODY).digest('hex')}`;
 
@@ -52,7 +50,7 @@ function run(
 
 const tlsReason = opensslReason();
 const frontReason =
-  tlsReason ?? (existsSync(FRONT) ? undefined : `${FRONT} is missing (npm run build:native)`);
+  tlsReason ?? (existsSync(FRONT_PROGRAM) ? undefined : `${FRONT_PROGRAM} is missing (npm run build:native)`);
 const buildReason = frontReason ?? mountReason();
 
 describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurrency: false }, () => {
@@ -103,7 +101,7 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
     // A "node" that prints the environment it was started with.
     const fake = join(tmp.path, 'print-env');
     writeFileSync(fake, '#!/bin/sh\nenv\n', { mode: 0o755 });
-    const r = spawnSync(FRONT, ['--version'], {
+    const r = spawnSync(FRONT_PROGRAM, ['--version'], {
       env: { ...env, STRATA_NODE: fake, NODE_EXTRA_CA_CERTS: ca.caFile },
       encoding: 'utf8',
     });
@@ -112,7 +110,7 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
     assert.ok(lines.includes(`${MOVED_EXTRA_CA}=${ca.caFile}`), r.stdout);
     assert.ok(!lines.some((l) => l.startsWith('NODE_EXTRA_CA_CERTS=')), r.stdout);
     // Unset or empty: nothing moved.
-    const empty = spawnSync(FRONT, ['--version'], {
+    const empty = spawnSync(FRONT_PROGRAM, ['--version'], {
       env: { ...env, STRATA_NODE: fake, NODE_EXTRA_CA_CERTS: '' },
       encoding: 'utf8',
     });
@@ -131,8 +129,8 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
     );
     const build = (extra: NodeJS.ProcessEnv, viaNode = false) =>
       run(
-        viaNode ? process.execPath : FRONT,
-        [...(viaNode ? [LAUNCHER] : []), 'build', '-q', '-t', 'tls:1', ctx],
+        viaNode ? process.execPath : FRONT_PROGRAM,
+        [...(viaNode ? [CLI_LAUNCHER] : []), 'build', '-q', '-t', 'tls:1', ctx],
         { ...env, STRATA_BUILD_MEMO: '0', ...extra },
       );
     const refused = await build({});
@@ -167,10 +165,10 @@ describe('NODE_EXTRA_CA_CERTS, deferred to the first TLS connection', { concurre
     spawnSync('sleep', ['0.25']); // older than the memo's racy margin
     const withCa = { ...env, NODE_EXTRA_CA_CERTS: ca.caFile };
     const args = ['build', '-q', '-t', 'memo-tls:1', ctx];
-    const first = spawnSync(FRONT, args, { env: withCa, encoding: 'utf8', timeout: 120_000 });
+    const first = spawnSync(FRONT_PROGRAM, args, { env: withCa, encoding: 'utf8', timeout: 120_000 });
     assert.equal(first.status, 0, first.stderr);
     // No node on PATH: only an answer from the memo can succeed.
-    const again = spawnSync(FRONT, args, {
+    const again = spawnSync(FRONT_PROGRAM, args, {
       env: { ...withCa, PATH: join(tmp.path, 'no-such-dir') },
       encoding: 'utf8',
     });

@@ -27,22 +27,10 @@ import {
   statSync,
   unlinkSync,
   utimesSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import {
-  link,
-  lstat,
-  mkdir,
-  open,
-  opendir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  utimes,
-} from 'node:fs/promises';
+import { lstat, open, opendir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { addAbortSignal, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -280,46 +268,16 @@ function newBlobTap(expectedSize: number | undefined): HashTap {
 /** Staging buffer pairs not in use, by the DirectIo that made them (at most two pairs each). */
 const idleStages = new WeakMap<DirectIo, Buffer[][]>();
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** A blob's mtime (its GC age) refreshed; best effort, as #touch. */
-function touchSync(path: string): void {
-  try {
-    const now = new Date();
-    utimesSync(path, now, now);
-  } catch {
-    // best effort
-  }
-}
-
-/** fsyncDirectory(), on this thread. */
+/** fsync a directory so a rename/link/unlink in it survives a crash. */
 export function fsyncDirectorySync(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } catch (err) {
-    if (errno(err) !== 'EINVAL' && errno(err) !== 'EISDIR') throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** fsync a directory so a rename/link/unlink in it survives a crash. */
-export async function fsyncDirectory(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
     // Some filesystems refuse fsync on directories; the entry is then as durable as they allow.
     if (errno(err) !== 'EINVAL' && errno(err) !== 'EISDIR') throw err;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -333,7 +291,7 @@ function discard(): Writable {
 
 export class FsContentStore implements ContentStore {
   readonly root: string;
-  #ready: Promise<void> | undefined;
+  /** blobs/sha256 and ingest/ were made (or found) by this instance. */
   #dirsMade = false;
 
   readonly #directIo: () => DirectIo | undefined;
@@ -358,23 +316,35 @@ export class FsContentStore implements ContentStore {
     return join(this.root, 'ingest');
   }
 
-  #prepare(): Promise<void> {
-    // Synchronously: two mkdirs that find the folders there, where each awaited recursive
-    // mkdir was several thread-pool round trips.
-    this.#ready ??= (async () => {
-      mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
-      mkdirSync(this.ingestDir, { recursive: true });
-    })();
-    // A failed mkdir must not poison later attempts.
-    this.#ready.catch(() => {
-      this.#ready = undefined;
-    });
-    return this.#ready;
+  /** Synchronously: two mkdirs that find the folders there, where each awaited recursive
+   * mkdir was several thread-pool round trips. */
+  #makeDirs(): void {
+    mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
+    mkdirSync(this.ingestDir, { recursive: true });
+    this.#dirsMade = true;
+  }
+
+  /** A new ingest file, opened by `open` (sync or not); the folders are made first, and again
+   * when they were removed under us (ENOENT). */
+  async #openTemp<T>(open: (temp: string) => T | Promise<T>): Promise<{ temp: string; file: T }> {
+    if (!this.#dirsMade) this.#makeDirs();
+    const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
+    try {
+      return { temp, file: await open(temp) };
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      this.#makeDirs();
+      return { temp, file: await open(temp) };
+    }
   }
 
   // has() and stat() ask synchronously: a build asks for each layer it reuses, and a stat is
   // a few µs where the awaited one was a thread-pool round trip.
   async has(digest: Digest): Promise<boolean> {
+    return this.#exists(digest);
+  }
+
+  #exists(digest: Digest): boolean {
     try {
       return statSync(this.blobPath(digest)).isFile();
     } catch (err) {
@@ -452,7 +422,7 @@ export class FsContentStore implements ContentStore {
       } catch (err) {
         throw storeError(err, `writing ${what}`);
       }
-      await this.#touch(expectedDigest);
+      this.#touch(expectedDigest);
       return { digest: expectedDigest, size: verifier.bytes, created: false };
     }
 
@@ -464,8 +434,7 @@ export class FsContentStore implements ContentStore {
         ...(expectedSize === undefined ? {} : { expectedSize }),
         ...(options.deferDirSync === true ? { deferDirSync: true } : {}),
       });
-    const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
-    const fh = await this.#openTemp(temp);
+    const { temp, file: fh } = await this.#openTemp((t) => open(t, 'wx', 0o600));
     let open_ = true;
     try {
       // A source that writes itself (a layer tar, by the addon) reports what it wrote and hashed.
@@ -498,25 +467,13 @@ export class FsContentStore implements ContentStore {
       await fh.chmod(0o444);
       open_ = false;
       await fh.close();
-      const created = await this.#commit(temp, written.digest, options.deferDirSync === true);
+      const created = this.#commit(temp, written.digest, options.deferDirSync === true);
       return { ...written, created };
     } catch (err) {
       throw storeError(err, `writing ${what}`);
     } finally {
       if (open_) await fh.close().catch(() => {});
       await rm(temp, { force: true }).catch(() => {});
-    }
-  }
-
-  async #openTemp(temp: string): Promise<FileHandle> {
-    await this.#prepare();
-    try {
-      return await open(temp, 'wx', 0o600);
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-      this.#ready = undefined; // the directories were removed under us: make them again
-      await this.#prepare();
-      return open(temp, 'wx', 0o600);
     }
   }
 
@@ -534,7 +491,7 @@ export class FsContentStore implements ContentStore {
     )
       return this.write([bytes], options);
     try {
-      const created = this.#writeSmall(bytes, digest, options.deferDirSync === true);
+      const created = await this.#writeSmall(bytes, digest, options.deferDirSync === true);
       return { digest, size: bytes.byteLength, created };
     } catch (err) {
       throw storeError(err, `writing blob ${digest}`);
@@ -546,48 +503,17 @@ export class FsContentStore implements ContentStore {
    * thread: through the thread pool each step was a round trip (~12 for a few KiB). True when
    * the blob is new.
    */
-  #writeSmall(bytes: Uint8Array, digest: Digest, deferDirSync: boolean): boolean {
-    const temp = join(this.ingestDir, `${process.pid}-${randomHex(8)}`);
-    const makeDirs = () => {
-      mkdirSync(join(this.root, 'blobs', 'sha256'), { recursive: true });
-      mkdirSync(this.ingestDir, { recursive: true });
-      this.#dirsMade = true;
-    };
-    if (!this.#dirsMade) makeDirs();
-    let fd: number;
-    try {
-      fd = openSync(temp, 'wx', 0o600);
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-      makeDirs(); // removed under us: made again, as #openTemp does
-      fd = openSync(temp, 'wx', 0o600);
-    }
+  async #writeSmall(bytes: Uint8Array, digest: Digest, deferDirSync: boolean): Promise<boolean> {
+    const { temp, file: fd } = await this.#openTemp((t) => openSync(t, 'wx', 0o600));
     try {
       try {
-        for (let done = 0; done < bytes.byteLength; )
-          done += writeSync(fd, bytes, done, bytes.byteLength - done);
+        writeFileSync(fd, bytes);
         fsyncSync(fd);
         fchmodSync(fd, 0o444);
       } finally {
         closeSync(fd);
       }
-      const final = this.blobPath(digest);
-      const dir = dirname(final);
-      if (digestAlgorithm(digest) !== 'sha256') mkdirSync(dir, { recursive: true });
-      try {
-        linkSync(temp, final);
-      } catch (err) {
-        const exists = errno(err) === 'EEXIST' || (NO_HARD_LINKS.has(errno(err) ?? '') && isFile(final));
-        if (!exists && !NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
-        if (exists) {
-          touchSync(final);
-          this.#syncExisting(dir, deferDirSync);
-          return false;
-        }
-        renameSync(temp, final);
-      }
-      this.#syncDir(dir, deferDirSync);
-      return true;
+      return this.#commit(temp, digest, deferDirSync);
     } finally {
       try {
         unlinkSync(temp);
@@ -626,34 +552,39 @@ export class FsContentStore implements ContentStore {
     }
   }
 
-  async #commit(temp: string, digest: Digest, deferDirSync: boolean): Promise<boolean> {
+  /**
+   * The synced ingest file `temp` becomes the blob: a link (a rename where the filesystem has
+   * none). False when the blob was there already (its GC age refreshed). A few system calls,
+   * made synchronously.
+   */
+  #commit(temp: string, digest: Digest, deferDirSync: boolean): boolean {
     const final = this.blobPath(digest);
     const dir = dirname(final);
-    if (digestAlgorithm(digest) !== 'sha256') await mkdir(dir, { recursive: true });
+    if (digestAlgorithm(digest) !== 'sha256') mkdirSync(dir, { recursive: true });
     try {
-      await link(temp, final);
+      linkSync(temp, final);
     } catch (err) {
-      if (errno(err) === 'EEXIST') {
-        await this.#touch(digest);
+      const code = errno(err) ?? '';
+      if (code !== 'EEXIST' && !NO_HARD_LINKS.has(code)) throw err;
+      if (code === 'EEXIST' || this.#exists(digest)) {
+        this.#touch(digest);
         this.#syncExisting(dir, deferDirSync);
         return false;
       }
-      if (!NO_HARD_LINKS.has(errno(err) ?? '')) throw err;
-      if (await this.has(digest)) {
-        await this.#touch(digest);
-        this.#syncExisting(dir, deferDirSync);
-        return false;
-      }
-      await rename(temp, final);
+      renameSync(temp, final);
     }
     this.#syncDir(dir, deferDirSync);
     return true;
   }
 
   /** Refreshes an existing blob's mtime (its GC age); best effort. */
-  async #touch(digest: Digest): Promise<void> {
+  #touch(digest: Digest): void {
     const now = new Date();
-    await utimes(this.blobPath(digest), now, now).catch(() => {});
+    try {
+      utimesSync(this.blobPath(digest), now, now);
+    } catch {
+      // best effort
+    }
   }
 
   async delete(digest: Digest): Promise<boolean> {

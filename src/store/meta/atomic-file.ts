@@ -9,13 +9,12 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  unlinkSync,
-  writeSync,
+  rmSync,
+  writeFileSync,
 } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomHex } from '../../sys/index.js';
-import { fsyncDirectory, fsyncDirectorySync } from '../content/fs-content-store.js';
+import { fsyncDirectorySync } from '../content/fs-content-store.js';
 
 export interface AtomicWriteOptions {
   /** Where the temp file is made; must be on the same filesystem. Default: the target's directory. */
@@ -30,50 +29,12 @@ export function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-export async function writeFileAtomic(
-  path: string,
-  data: Uint8Array | string,
-  options: AtomicWriteOptions = {},
-): Promise<void> {
-  const dir = dirname(path);
-  const tempDir = options.tempDir ?? dir;
-  const temp = join(tempDir, `.tmp-${process.pid}-${randomHex(8)}`);
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(temp, 'wx', options.mode ?? 0o644);
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw err;
-    await mkdir(tempDir, { recursive: true });
-    fh = await open(temp, 'wx', options.mode ?? 0o644);
-  }
-  let renamed = false;
-  try {
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(temp, path);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw err;
-      await mkdir(dir, { recursive: true });
-      await rename(temp, path);
-    }
-    renamed = true;
-    await fsyncDirectory(dir);
-  } finally {
-    if (!renamed) await rm(temp, { force: true }).catch(() => {});
-  }
-}
-
 /**
- * writeFileAtomic() on this thread: for a record a command waits for anyway (an image record, a
- * tag), where each of the async version's steps is a thread-pool round trip (nine of them).
- * What other work should go on meanwhile (a cache entry, the stat memo) takes the async one.
+ * Writes `data` to `path` crash-safely. Synchronous: the writes callers wait for (an image
+ * record, a tag) are a few hundred bytes, where each awaited step was a thread-pool round trip
+ * (nine of them).
  */
-export function writeFileAtomicSync(
+export function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
   options: AtomicWriteOptions = {},
@@ -92,9 +53,7 @@ export function writeFileAtomicSync(
   let renamed = false;
   try {
     try {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let done = 0; done < bytes.byteLength; )
-        done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      writeFileSync(fd, data);
       if (options.durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -109,13 +68,7 @@ export function writeFileAtomicSync(
     renamed = true;
     if (options.durable !== false) fsyncDirectorySync(dir);
   } finally {
-    if (!renamed) {
-      try {
-        unlinkSync(temp);
-      } catch {
-        // never made, or already gone
-      }
-    }
+    if (!renamed) rmSync(temp, { force: true });
   }
 }
 

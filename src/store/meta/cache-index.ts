@@ -17,7 +17,7 @@
 // lock, so compactions do not race each other. An append landing between compact's read and
 // its rename is lost: for a cache that costs one miss, never a wrong hit.
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { opendir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../digest/sha256.js';
@@ -127,7 +127,7 @@ export class FsCacheIndex<T = unknown> {
       fd = openSync(path, 'a', 0o644);
     }
     try {
-      for (let done = 0; done < text.length; ) done += writeSync(fd, text, done, text.length - done);
+      writeFileSync(fd, text);
     } finally {
       closeSync(fd);
     }
@@ -243,7 +243,7 @@ export class FsCacheIndex<T = unknown> {
             const body = live
               .map((e) => formatLine(JSON.stringify({ key: e.key, time: e.time, value: e.value })))
               .join('');
-            await writeFileAtomic(path, body, { tempDir: this.#options.tempDir });
+            writeFileAtomic(path, body, { tempDir: this.#options.tempDir });
           }
         }
         return result;

@@ -2,7 +2,6 @@ export {
   type AtomicWriteOptions,
   readTextIfExists,
   writeFileAtomic,
-  writeFileAtomicSync,
 } from './atomic-file.js';
 export { type CacheEntry, type CacheIndexOptions, type CompactResult, FsCacheIndex } from './cache-index.js';
 export {

@@ -14,7 +14,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../digest/sha256.js';
 import { BuilderError, isBuilderError } from '../../errors.js';
-import { errnoOf, readTextIfExists, writeFileAtomicSync } from './atomic-file.js';
+import { errnoOf, readTextIfExists, writeFileAtomic } from './atomic-file.js';
 import { type LockOptions, withFileLock } from './file-lock.js';
 import type { JournalOf } from './read-journal.js';
 
@@ -146,8 +146,8 @@ export class FsRecordStore<T> {
       value: checked,
     });
     this.#options.journal?.()?.noteWrite(path);
-    // Synchronously: whoever puts a record waits for it (writeFileAtomicSync says why).
-    writeFileAtomicSync(path, body, { tempDir: this.#options.tempDir });
+    // Synchronously: whoever puts a record waits for it (writeFileAtomic says why).
+    writeFileAtomic(path, body, { tempDir: this.#options.tempDir });
     return record;
   }
 

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { CompressedLayers } from '../../../src/image/compressed-layer.js';
 import { writeLayer } from '../../../src/image/write-layer.js';
 import { Store } from '../../../src/store/store.js';
-import { repoRoot } from '../../helpers/conformance.js';
+import { CLI_LAUNCHER } from '../../helpers/cli-paths.js';
 import { tarBytes, withStore } from '../../helpers/image-fixtures.js';
 import { makeTempDir } from '../../helpers/tmp-dir.js';
 
@@ -55,7 +55,7 @@ describe('strata system prune', () => {
       const compressed = new CompressedLayers(store);
       await compressed.ensure(layer);
       assert.ok((await compressed.known(layer)) !== undefined);
-      const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'strata.cjs'), 'system', 'prune', '-f'], {
+      const r = spawnSync(process.execPath, [CLI_LAUNCHER, 'system', 'prune', '-f'], {
         env: {
           ...process.env,
           STRATA_ROOT: root,
