@@ -17,7 +17,7 @@
     {
       "target_name": "strata",
       "type": "executable",
-      "sources": ["strata_front.c", "build_memo.c", "sha256.c", "tree_fingerprint.c"],
+      "sources": ["strata_front.c", "build_memo.c", "edit_replay.c", "sha256.c", "tree_fingerprint.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["_GNU_SOURCE"]
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "edit_replay.h"
 #include "sha256.h"
 #include "tree_fingerprint.h"
 
@@ -154,23 +155,8 @@ static bool same_stat(const char *payload, size_t len) {
   return strcmp(fields[1], size) == 0 && strcmp(fields[2], mtime) == 0 && strcmp(ino, inode) == 0;
 }
 
-/* STRATA_BUILD_MEMO=explain: say on stderr why the record did not answer. */
-static void explain(const char *why, const char *detail) {
-  const char *mode = getenv("STRATA_BUILD_MEMO");
-  if (mode != NULL && strcmp(mode, "explain") == 0)
-    fprintf(stderr, "build memo: not used: %s%s%s\n", why, detail ? ": " : "", detail ? detail : "");
-}
+#define explain memo_explain
 
-static bool write_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    len -= (size_t)n;
-  }
-  return true;
-}
 
 /* "directory\0digest", then "\0name" for each pruned top-level directory: the tree's
  * fingerprint now equals the digest. */
@@ -212,6 +198,9 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
   }
 
   struct bytes key = {0}, memo = {0};
+  struct memo_rec *recs = NULL;
+  size_t n_recs = 0, cap_recs = 0;
+  struct replay *replay = NULL;
   int answered = 0;
   if (!memo_key(&key, argc, argv, envp, entry)) goto out;
   struct sha256 h;
@@ -231,26 +220,42 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
   size_t header = strlen(HEADER);
   if (memo.len < header + 1 || memcmp(p, HEADER "\n", header + 1) != 0) goto out;
   p += header + 1;
-  const char *out_data = NULL, *err_data = NULL;
-  size_t out_len = 0, err_len = 0;
-  /* Files to write once every check passed (--iidfile): at most a few. */
-  const char *writes[8];
-  size_t write_lens[8], n_writes = 0;
-  bool keyed = false, ended = false;
-  while (p < end && !ended) {
+  /* Every record first, then the checks: the tree's needs the replay's records. */
+  while (p < end) {
     /* "<tag> <length>\n<payload>\n" */
     const char *space = memchr(p, ' ', (size_t)(end - p));
     if (space == NULL || space - p > 16) goto out;
-    char tag[17];
-    memcpy(tag, p, (size_t)(space - p));
-    tag[space - p] = '\0';
+    if (n_recs == cap_recs) {
+      cap_recs = cap_recs ? 2 * cap_recs : 64;
+      struct memo_rec *grown = realloc(recs, cap_recs * sizeof(*recs));
+      if (grown == NULL) goto out;
+      recs = grown;
+    }
+    struct memo_rec *rec = &recs[n_recs];
+    memcpy(rec->tag, p, (size_t)(space - p));
+    rec->tag[space - p] = '\0';
     char *after;
     errno = 0;
     unsigned long long len = strtoull(space + 1, &after, 10);
     if (errno != 0 || after == space + 1 || after >= end || *after != '\n') goto out;
     const char *payload = after + 1;
     if (len > (size_t)(end - payload) || (size_t)(end - payload) - len < 1 || payload[len] != '\n') goto out;
+    rec->payload = payload;
+    rec->len = (size_t)len;
+    n_recs++;
     p = payload + len + 1;
+    if (strcmp(rec->tag, "end") == 0) break;
+  }
+  const char *out_data = NULL, *err_data = NULL;
+  size_t out_len = 0, err_len = 0;
+  /* Files to write once every check passed (--iidfile): at most a few. */
+  const char *writes[8];
+  size_t write_lens[8], n_writes = 0;
+  bool keyed = false, ended = false, replayable = false;
+  const struct memo_rec *tree = NULL;
+  for (size_t i = 0; i < n_recs; i++) {
+    const char *tag = recs[i].tag, *payload = recs[i].payload;
+    size_t len = recs[i].len;
     /* Payloads that hold a path start with it, NUL-terminated (or are only it). */
     const char *nul = memchr(payload, '\0', len);
     char lone[PATH_MAX];
@@ -279,7 +284,7 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
         goto out;
       }
     } else if (strcmp(tag, "tree") == 0) {
-      if (!same_tree(payload, len)) goto out;
+      tree = &recs[i];
     } else if (strcmp(tag, "write") == 0) {
       if (nul == NULL || n_writes == 8) goto out;
       writes[n_writes] = payload;
@@ -292,17 +297,32 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
       err_len = len;
     } else if (strcmp(tag, "end") == 0) {
       ended = true;
-    } else {
+    } else if (strcmp(tag, "masked") == 0) {
+      replayable = true;
+    } else if (strcmp(tag, "hot") != 0 && strcmp(tag, "entry") != 0 && strcmp(tag, "trailer") != 0 &&
+               strcmp(tag, "tpl") != 0 && strcmp(tag, "tpath") != 0 && strcmp(tag, "tbody") != 0 &&
+               strcmp(tag, "own") != 0 && strcmp(tag, "store") != 0) {
       goto out; /* a check this reader does not know: not answered */
     }
   }
-  if (!keyed || !ended) goto out;
+  if (!keyed || !ended || tree == NULL) goto out;
+  if (replayable && n_writes == 0) {
+    /* One walk tells a no-op from an edit of the copied files only. */
+    enum tree_state state = replay_check_tree(recs, n_recs, &replay);
+    if (state == TREE_CHANGED) goto out;
+    if (state == TREE_HOT_CHANGED) {
+      answered = edit_replay(recs, n_recs, path, replay);
+      goto out;
+    }
+  } else if (!same_tree(tree->payload, tree->len)) {
+    goto out;
+  }
   for (size_t i = 0; i < n_writes; i++) {
     /* "path\0content"; a file that cannot be written leaves the build to the CLI, which says why. */
     const char *content = writes[i] + strlen(writes[i]) + 1;
     size_t content_len = write_lens[i] - (size_t)(content - writes[i]);
     int fd = open(writes[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    bool ok = fd >= 0 && write_all(fd, content, content_len);
+    bool ok = fd >= 0 && memo_write_all(fd, content, content_len);
     if (fd >= 0 && close(fd) != 0) ok = false;
     if (!ok) {
       explain("cannot write", writes[i]);
@@ -310,10 +330,12 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
     }
   }
   answered = 1;
-  if (out_data != NULL && !write_all(STDOUT_FILENO, out_data, out_len)) answered = -1;
-  if (err_data != NULL && !write_all(STDERR_FILENO, err_data, err_len)) answered = -1;
+  if (out_data != NULL && !memo_write_all(STDOUT_FILENO, out_data, out_len)) answered = -1;
+  if (err_data != NULL && !memo_write_all(STDERR_FILENO, err_data, err_len)) answered = -1;
 out:
   free(key.data);
   free(memo.data);
+  free(recs);
+  replay_free(replay);
   return answered;
 }

@@ -1316,9 +1316,11 @@ fail:
   return NULL;
 }
 
-/* ---- treeFingerprintAsync(path, maxEntries, pruned, callback(err, fingerprint)) -------------
+/* ---- treeFingerprintAsync(path, maxEntries, pruned, hot, callback(err, fingerprint)) --------
  *
  * A tree's fingerprint (tree_fingerprint.h) as { digest: hex, entries: number, newestNs: bigint },
+ * and with `hot` files (an array, may be undefined) `masked`: hex, the digest that leaves their
+ * content out (struct tree_hot),
  * walked on a libuv worker so a build takes its context's while it does other work. The `strata`
  * front program computes the same function to decide whether a build can be skipped. */
 struct fingerprint_job {
@@ -1327,14 +1329,37 @@ struct fingerprint_job {
   char *path;
   char **pruned;
   size_t n_pruned;
+  char **hot;
+  size_t n_hot;
+  struct stat *hot_stats;
+  bool *hot_found;
+  struct tree_hot masked;
   uint64_t max_entries;
   struct tree_fingerprint fp;
   int err;
 };
 
+static void fingerprint_job_free(struct fingerprint_job *job) {
+  free(job->path);
+  free_strings(job->pruned, job->n_pruned);
+  free_strings(job->hot, job->n_hot);
+  free(job->hot_stats);
+  free(job->hot_found);
+  free(job);
+}
+
 static void fingerprint_job_execute(napi_env env, void *hint) {
   struct fingerprint_job *job = hint;
-  job->err = tree_fingerprint(job->path, (const char *const *)job->pruned, job->n_pruned, job->max_entries, &job->fp);
+  struct tree_hot *hot = NULL;
+  if (job->hot != NULL) {
+    job->masked.paths = (const char *const *)job->hot;
+    job->masked.n = job->n_hot;
+    job->masked.stats = job->hot_stats;
+    job->masked.found = job->hot_found;
+    hot = &job->masked;
+  }
+  job->err = tree_fingerprint_hot(job->path, (const char *const *)job->pruned, job->n_pruned, job->max_entries, hot,
+                                  &job->fp);
 }
 
 static void fingerprint_job_complete(napi_env env, napi_status status, void *hint) {
@@ -1361,40 +1386,56 @@ static void fingerprint_job_complete(napi_env env, napi_status status, void *hin
     napi_set_named_property(env, args[1], "digest", digest);
     napi_set_named_property(env, args[1], "entries", entries);
     napi_set_named_property(env, args[1], "newestNs", newest);
+    if (job->hot != NULL) {
+      napi_value masked;
+      sha256_hex(job->masked.masked, hex);
+      napi_create_string_latin1(env, hex, 64, &masked);
+      napi_set_named_property(env, args[1], "masked", masked);
+      napi_value masked_newest;
+      napi_create_bigint_int64(env, job->masked.newest_ns, &masked_newest);
+      napi_set_named_property(env, args[1], "maskedNewestNs", masked_newest);
+    }
   }
   if (napi_get_reference_value(env, job->callback_ref, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok)
     napi_call_function(env, global, callback, 2, args, NULL);
   napi_delete_reference(env, job->callback_ref);
   napi_delete_async_work(env, job->work);
-  free(job->path);
-  free_strings(job->pruned, job->n_pruned);
-  free(job);
+  fingerprint_job_free(job);
 }
 
 static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   double max_entries = 0;
   struct fingerprint_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (!get_args(env, info, 4, argv) || !get_string(env, argv[0], "path", false, &job->path) ||
-      !get_strings(env, argv[2], "pruned", &job->pruned, &job->n_pruned))
+  if (!get_args(env, info, 5, argv) || !get_string(env, argv[0], "path", false, &job->path) ||
+      !get_strings(env, argv[2], "pruned", &job->pruned, &job->n_pruned) ||
+      !get_strings(env, argv[3], "hot", &job->hot, &job->n_hot))
     goto fail;
+  napi_valuetype hot_type;
+  if (napi_typeof(env, argv[3], &hot_type) == napi_ok && hot_type != napi_undefined) {
+    /* An empty list still asks for the masked digest: job->hot must not be NULL then. */
+    if (job->hot == NULL && (job->hot = calloc(1, sizeof(*job->hot))) == NULL) goto nomem;
+    job->hot_stats = calloc(job->n_hot ? job->n_hot : 1, sizeof(*job->hot_stats));
+    job->hot_found = calloc(job->n_hot ? job->n_hot : 1, sizeof(*job->hot_found));
+    if (job->hot_stats == NULL || job->hot_found == NULL) goto nomem;
+  }
   if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
     throw_type(env, "maxEntries must be a number");
     goto fail;
   }
   job->max_entries = (uint64_t)max_entries;
-  if (!start_job(env, argv[3], "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work, &job->callback_ref)) goto fail;
+  if (!start_job(env, argv[4], "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
+nomem:
+  napi_throw_error(env, "ENOMEM", "out of memory");
 fail:
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
-  free(job->path);
-  free_strings(job->pruned, job->n_pruned);
-  free(job);
+  fingerprint_job_free(job);
   return NULL;
 }
 

@@ -14,6 +14,8 @@
 
 struct walk {
   struct sha256 hash;
+  struct sha256 masked;
+  struct tree_hot *hot;
   uint64_t max_entries;
   const char *const *pruned;
   size_t n_pruned;
@@ -27,6 +29,39 @@ static void put_u64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Which hot file `path` is, or -1; *parent: whether a hot file is below it. */
+static long hot_index(const struct walk *w, size_t path_len, bool *parent) {
+  *parent = false;
+  for (size_t i = 0; i < w->hot->n; i++) {
+    const char *h = w->hot->paths[i];
+    if (strcmp(h, w->path) == 0) return (long)i;
+    if (path_len == 0 || (strncmp(h, w->path, path_len) == 0 && h[path_len] == '/')) *parent = true;
+  }
+  return -1;
+}
+
+static void add_masked(struct walk *w, size_t path_len, const struct stat *st, const uint8_t *fields, size_t n) {
+  bool parent;
+  long i = hot_index(w, path_len, &parent);
+  sha256_update(&w->masked, w->path, path_len + 1);
+  if (i >= 0) {
+    w->hot->stats[i] = *st;
+    w->hot->found[i] = true;
+    sha256_update(&w->masked, "hot", 3);
+    sha256_update(&w->masked, fields, 3 * 8); /* mode (with the type), uid, gid */
+  } else if (parent) {
+    sha256_update(&w->masked, "above", 5);
+    sha256_update(&w->masked, fields, 3 * 8);
+    sha256_update(&w->masked, fields + 8 * 8, 3 * 8); /* inode, device, rdev */
+  } else {
+    sha256_update(&w->masked, fields, n);
+    int64_t m = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    if (m > w->hot->newest_ns) w->hot->newest_ns = m;
+    if (c > w->hot->newest_ns) w->hot->newest_ns = c;
+  }
+}
+
 static void add_entry(struct walk *w, size_t path_len, const struct stat *st) {
   uint8_t fields[11 * 8];
   const uint64_t values[11] = {
@@ -37,6 +72,7 @@ static void add_entry(struct walk *w, size_t path_len, const struct stat *st) {
   for (int i = 0; i < 11; i++) put_u64(fields + 8 * i, values[i]);
   sha256_update(&w->hash, w->path, path_len + 1); /* with its NUL: paths cannot run together */
   sha256_update(&w->hash, fields, sizeof(fields));
+  if (w->hot != NULL) add_masked(w, path_len, st, fields, sizeof(fields));
   int64_t m = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
   int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
   if (m > w->out->newest_ns) w->out->newest_ns = m;
@@ -57,6 +93,11 @@ static void add_pruned(struct walk *w, size_t path_len) {
   sha256_update(&w->hash, w->path, path_len + 1);
   sha256_update(&w->hash, "pruned", 6);
   sha256_update(&w->hash, type, sizeof(type));
+  if (w->hot != NULL) {
+    sha256_update(&w->masked, w->path, path_len + 1);
+    sha256_update(&w->masked, "pruned", 6);
+    sha256_update(&w->masked, type, sizeof(type));
+  }
   w->out->entries++;
 }
 
@@ -139,6 +180,11 @@ done:
 
 int tree_fingerprint(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
                      struct tree_fingerprint *out) {
+  return tree_fingerprint_hot(root, pruned, n_pruned, max_entries, NULL, out);
+}
+
+int tree_fingerprint_hot(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
+                         struct tree_hot *hot, struct tree_fingerprint *out) {
   struct walk *w = malloc(sizeof(*w));
   if (w == NULL) return ENOMEM;
   memset(out, 0, sizeof(*out));
@@ -147,7 +193,13 @@ int tree_fingerprint(const char *root, const char *const *pruned, size_t n_prune
   w->pruned = pruned;
   w->n_pruned = n_pruned;
   w->path[0] = '\0';
+  w->hot = hot;
   sha256_init(&w->hash);
+  sha256_init(&w->masked);
+  if (hot != NULL) {
+    hot->newest_ns = 0;
+    for (size_t i = 0; i < hot->n; i++) hot->found[i] = false;
+  }
   int err = 0;
   int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -163,6 +215,7 @@ int tree_fingerprint(const char *root, const char *const *pruned, size_t n_prune
     }
   }
   if (err == 0) sha256_final(&w->hash, out->digest);
+  if (err == 0 && hot != NULL) sha256_final(&w->masked, hot->masked);
   free(w);
   return err;
 }

@@ -6,8 +6,10 @@
 #ifndef STRATA_TREE_FINGERPRINT_H
 #define STRATA_TREE_FINGERPRINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct tree_fingerprint {
   uint8_t digest[32];
@@ -24,6 +26,26 @@ struct tree_fingerprint {
  * its name and type only, nothing below it is read. */
 int tree_fingerprint(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
                      struct tree_fingerprint *out);
+
+/* Files whose content may change without the tree counting as another (the build memo's edit
+ * replay, build_memo.c): a second digest of the same walk in which these files count by path,
+ * type, mode and owner only, and the directories above them by what a new, removed or renamed
+ * entry cannot leave unchanged in a directory that keeps its inode (its path, mode, owner,
+ * inode; its entries are walked anyway). Everything else counts as in `digest`. */
+struct tree_hot {
+  const char *const *paths; /* relative to the root, as the walk names them ("app.py", "src/a.py") */
+  size_t n;
+  struct stat *stats; /* out: lstat of each, when found */
+  bool *found;        /* out */
+  uint8_t masked[32]; /* out */
+  /* out: the newest mtime or ctime among the entries `masked` counts whole (neither a hot file
+   * nor a directory above one): the racy check of a record that can only replay. */
+  int64_t newest_ns;
+};
+
+/* tree_fingerprint, and `hot`'s digest from the same walk. */
+int tree_fingerprint_hot(const char *root, const char *const *pruned, size_t n_pruned, uint64_t max_entries,
+                         struct tree_hot *hot, struct tree_fingerprint *out);
 
 /* The most entries a context may have for a build memo: MAX_CONTEXT_ENTRIES of
  * src/cli/build-memo.ts, which writes no record past it (so the front program stops there too). */

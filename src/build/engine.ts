@@ -168,6 +168,18 @@ export interface BuildResult {
   /** What this result depended on besides the Dockerfile, the context and the store (a URL
    * ADD downloaded): a no-op build cannot be answered from a record of its inputs. */
   externalInputs: string[];
+  /** Set when the image's top layer is a plain COPY of context files and nothing else of the
+   * build read the context: the result then depends on those files' content only through that
+   * layer, which the build memo can rebuild without Node (cli/edit-replay.ts). */
+  replayable?: ReplayableStep;
+}
+
+/** The last step of a build whose only context input is a COPY of regular files. */
+export interface ReplayableStep {
+  /** Its progress name ("[3/3] COPY app.py /opt/app.py"). */
+  step: string;
+  /** The files it copied, relative to the context, in the order they were given. */
+  files: string[];
 }
 
 export function hostPlatform(): Platform {
@@ -205,6 +217,8 @@ interface StageState {
    * BuildKit does); SOURCE_DATE_EPOCH overrides it.
    */
   created: string | undefined;
+  /** The stage's newest layer, when a COPY that could be replayed made it (BuildResult.replayable). */
+  replay?: ReplayableStep | undefined;
 }
 
 /** Context files about to be hashed are read in many at a time, from a worker: a context
@@ -227,6 +241,8 @@ class Build {
   private readonly warnings: string[] = [];
   private readonly externalInputs: string[] = [];
   private readonly steps: StepReport[] = [];
+  /** Steps that read the build context (COPY/ADD sources, RUN bind mounts of it). */
+  private contextReads = 0;
   private readonly stageResults = new Map<number, Promise<StageState>>();
   private readonly imageSources = new Map<string, Promise<BaseImage>>();
   private ignorePatterns: Promise<string[]> | undefined;
@@ -545,6 +561,7 @@ class Build {
         record = { ...record, layer: await this.recompress(record.layer) };
         await this.o.store.cache.put(key.key, record);
       }
+      state.replay = undefined;
       if (record.layer) {
         state.layers.push(record.layer);
         state.image.rootfs = { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) };
@@ -712,6 +729,7 @@ class Build {
       fromImage = await this.baseImage(source.ref);
       inputs.push(`image:${fromImage.manifestDescriptor.digest}`);
     } else if (localPaths.length > 0) {
+      this.contextReads++;
       const ctxVertex = this.progress.vertex('[internal] load build context').start();
       try {
         const ignore = await this.loadIgnore();
@@ -771,6 +789,7 @@ class Build {
     ];
     const historyLine = [KW, ...flags, ...paths, ...heredocs.map((h) => `<<${h.name}`), i.dest].join(' ');
     const name = label(i.original.replace(/^\s*\S+/, KW).trim());
+    const layersBefore = state.layers.length;
     await this.layerStep(state, name, key, `${historyLine} # buildkit`, async () => {
       const spec = (selected: SelectedSource[]): CopySpec => ({
         dest,
@@ -825,6 +844,20 @@ class Build {
       }
       return run(async () => selected);
     });
+    const plain =
+      i.kind === 'copy' &&
+      source === undefined &&
+      urls.length === 0 &&
+      heredocs.length === 0 &&
+      localPaths.length > 0 &&
+      i.chown === undefined &&
+      i.chmod === undefined &&
+      !i.parents &&
+      i.exclude.length === 0 &&
+      selected.every((s) => s.matches.every((m) => m.type === 'file'));
+    // SOURCE_DATE_EPOCH sets times a replay would have to know: not replayed.
+    if (plain && state.layers.length > layersBefore && this.epochDate === undefined)
+      state.replay = { step: name, files: selected.flatMap((s) => s.matches.map((m) => m.path)) };
   }
 
   private async runStep(
@@ -887,6 +920,7 @@ class Build {
             : `image:${(await this.baseImage(ref.ref)).manifestDescriptor.digest}`,
         );
       } else if (m.type === 'bind') {
+        this.contextReads++;
         const sel = await selectSources(this.o.contextDir, [m.source], await this.loadIgnore());
         inputs.push(
           await checksumSources(sel, { memo: await this.loadStatMemo(), prefetch: prefetchContextFiles }),
@@ -996,6 +1030,7 @@ class Build {
         steps: this.steps,
         warnings: this.warnings,
         externalInputs: this.externalInputs,
+        ...(target.replay !== undefined && this.contextReads === 1 ? { replayable: target.replay } : {}),
       };
     } catch (err) {
       v.fail(err);

@@ -61,6 +61,8 @@ const HEADER = 'strata-build-memo 1';
 /** Contexts walked for a fingerprint at most this big (~100 ms here): past it, no memo. The
  * front program stops walking there too (native/tree_fingerprint.h MEMO_MAX_CONTEXT_ENTRIES). */
 const MAX_CONTEXT_ENTRIES = 100_000;
+/** A tree digest no walk gives (native/edit_replay.c writes the same). */
+const NO_TREE = '-'.repeat(64);
 /** Records kept; past this the oldest half goes (one record per distinct invocation). */
 const MAX_RECORDS = 512;
 
@@ -165,7 +167,11 @@ function racyMarginMs(dir: string): number {
 
 /** What a no-op build prints in plain mode: every step that ran or came from the cache shows
  * as CACHED, other vertices (context, FROM, export) with their status lines, no step output. */
-export function noOpTranscript(events: readonly ProgressEvent[], stepNames: ReadonlySet<string>): string {
+export function noOpTranscript(
+  events: readonly ProgressEvent[],
+  stepNames: ReadonlySet<string>,
+  rebuilt?: string,
+): string {
   let text = '';
   const sink = {
     write(chunk: string) {
@@ -182,18 +188,23 @@ export function noOpTranscript(events: readonly ProgressEvent[], stepNames: Read
       renderer.onEvent({ id: e.id, name: e.name, status: 'started', time: e.time });
     }
     if (step) {
-      if (e.status === 'cached' || e.status === 'done') renderer.onEvent({ ...e, status: 'cached' });
+      if (e.status === 'cached' || e.status === 'done')
+        renderer.onEvent({ ...e, status: e.name === rebuilt ? 'done' : 'cached' });
       continue;
     }
     if (e.log?.stream === 'status' || e.status === 'done') renderer.onEvent(e);
   }
   renderer.close();
-  return `${MEMO_LINE}${text}`;
+  return `${rebuilt === undefined ? MEMO_LINE : REPLAY_LINE}${text}`;
 }
 
 /** How an answer from the record says so, before the steps (plain and tty modes). */
 export const MEMO_LINE =
   '#0 [memo] nothing this build reads has changed since it last ran: its result is reused\n#0 DONE 0.0s\n\n';
+
+/** How a replay says so (native/edit_replay.c prints it from the record). */
+export const REPLAY_LINE =
+  '#0 [memo] only files the last COPY copies have changed since this build last ran: that layer is made again from them\n#0 DONE 0.0s\n\n';
 
 /** Keeps what the transcript needs: vertex events and status lines, not step output. */
 export function keepForTranscript(e: ProgressEvent): boolean {
@@ -270,6 +281,8 @@ export interface BuildMemoInput {
   code: readonly string[];
   /** Files the build writes besides the store (--iidfile), written again by an answer. */
   writes?: ReadonlyArray<{ path: string; content: string }>;
+  /** The edit replay's records (edit-replay.ts), when the build has them. */
+  replay?: { records: readonly Buffer[]; newestNs: bigint };
   stdout: string;
   stderr: string;
 }
@@ -307,7 +320,11 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   const { tree, pruned } = m.context;
   // Changes from here on may be younger than what the build read (ns since the epoch).
   const racyFromNs = BigInt(Math.floor(m.startedMs - racyMarginMs(m.contextDir))) * 1_000_000n;
-  if (tree.newestNs >= racyFromNs) return skip('a context file changed just before or during the build');
+  // A copied file changed that recently: a record that cannot answer a no-op (its tree digest
+  // matches none), but can replay the edit, which reads the files again.
+  const replayOnly = tree.newestNs >= racyFromNs && m.replay !== undefined && m.replay.newestNs < racyFromNs;
+  if (tree.newestNs >= racyFromNs && !replayOnly)
+    return skip('a context file changed just before or during the build');
 
   const out: Buffer[] = [Buffer.from(`${HEADER}\n`), record('key', m.key)];
   for (const path of m.code) {
@@ -343,8 +360,9 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
     pin(path, now);
   }
   for (const path of m.blobs) out.push(record('blob', path));
-  out.push(record('tree', [m.contextDir, tree.digest, ...pruned].join('\0')));
+  out.push(record('tree', [m.contextDir, replayOnly ? NO_TREE : tree.digest, ...pruned].join('\0')));
   for (const w of m.writes ?? []) out.push(record('write', `${w.path}\0${w.content}`));
+  out.push(...(m.replay?.records ?? []));
   out.push(record('stdout', m.stdout), record('stderr', m.stderr), record('end', ''));
 
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });

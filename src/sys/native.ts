@@ -69,6 +69,7 @@ interface Addon {
     path: string,
     maxEntries: number,
     pruned: string[] | undefined,
+    hot: string[] | undefined,
     callback: (err: Error | null, fp?: TreeFingerprint) => void,
   ): void;
   /** Present when the Node binary exports OpenSSL's SHA-256. */
@@ -215,6 +216,11 @@ export interface TreeFingerprint {
   entries: number;
   /** The newest mtime or ctime in the tree, ns since the epoch. */
   newestNs: bigint;
+  /** With `hot` files: the digest in which they count by path, type, mode and owner only
+   * (native/tree_fingerprint.h, struct tree_hot). */
+  masked?: string;
+  /** With `hot` files: the newest mtime or ctime among the entries `masked` counts whole. */
+  maskedNewestNs?: bigint;
 }
 
 /** A directory's entries, lstat'ed (see dirStats). */
@@ -342,18 +348,20 @@ export function prefetchFiles(paths: string[]): Promise<void> | undefined {
  * The fingerprint of the tree at `path`, walked on a libuv worker; undefined without the addon
  * (or with one built before it existed). Rejects with fs-like errors, E2BIG past `maxEntries`
  * entries. `pruned`: directories directly under `path` that count by name and type only
- * (nothing inside them is read).
+ * (nothing inside them is read). `hot`: files (relative paths) whose content the `masked`
+ * digest leaves out.
  */
 export function treeFingerprint(
   path: string,
   maxEntries: number,
   pruned?: string[],
+  hot?: string[],
 ): Promise<TreeFingerprint> | undefined {
   const start = optional('treeFingerprintAsync');
   return (
     start &&
     new Promise((resolve, reject) =>
-      start(path, maxEntries, pruned, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
+      start(path, maxEntries, pruned, hot, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
     )
   );
 }

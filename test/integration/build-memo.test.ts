@@ -24,6 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import { MEMO_LINE } from '../../src/cli/build-memo.js';
 import { CLI_LAUNCHER, FRONT_PROGRAM } from '../helpers/cli-paths.js';
 import { repoRoot } from '../helpers/conformance.js';
+import { frontProgram } from '../helpers/front-program.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
 import { mountReason, skipIf } from './prereqs.js';
 
@@ -37,27 +38,11 @@ describe('the strata front program and the build memo', { concurrency: false }, 
   let ctx: string;
   let memoDir: string;
 
-  const run = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(FRONT_PROGRAM, args, {
-      cwd: tmp.path,
-      env: { ...env, ...extra },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  /** Runs the front program with no node to start: it succeeds only by answering from a memo. */
-  const answer = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    run(args, { ...extra, PATH: join(tmp.path, 'no-such-dir') });
+  const { run, answer, built, settle } = frontProgram(
+    () => tmp.path,
+    () => env,
+  );
   const build = (...extra: string[]) => ['build', '-q', '-t', 'memo:1', ...extra, ctx];
-  const built = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
-    const r = run(args, extra);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim();
-  };
-  /** A build through the CLI that leaves a memo: the context's last change must be older than
-   * the build's start by more than the racy margin (100 ms on these filesystems). */
-  const settle = () => spawnSync('sleep', ['0.25']);
 
   before(async () => {
     tmp = await makeTempDir('strata-memo-');

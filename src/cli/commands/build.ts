@@ -26,6 +26,7 @@ import {
   writeBuildMemo,
 } from '../build-memo.js';
 import type { CommandContext } from '../command.js';
+import type { ReplaySection } from '../edit-replay.js';
 import { readAll } from '../input.js';
 import { createProgressRenderer, type ProgressMode } from '../render/progress.js';
 import { openCliStore } from '../store-root.js';
@@ -335,6 +336,8 @@ interface MemoPlan {
   journal: ReadJournal;
   events: ProgressEvent[];
   context: ReturnType<typeof fingerprintContext>;
+  /** With STRATA_BUILD_MEMO=explain: says why on stderr. */
+  explain?: (why: string) => void;
 }
 
 /**
@@ -362,7 +365,29 @@ async function leaveMemo(
   const context = await memo.context; // never rejects: a reason string instead
   try {
     const { image } = result;
-    const transcript = o.quiet ? '' : noOpTranscript(memo.events, new Set(result.steps.map((s) => s.name)));
+    const steps = new Set(result.steps.map((s) => s.name));
+    const transcript = o.quiet ? '' : noOpTranscript(memo.events, steps);
+    let replay: ReplaySection | undefined;
+    if (result.replayable === undefined)
+      memo.explain?.('no edit replay: its image does not end in a COPY of context files alone');
+    else if (o.writes.length > 0) memo.explain?.('no edit replay: it writes files outside the store');
+    else if (typeof context !== 'string') {
+      const { replayRecords } = await import('../edit-replay.js');
+      const records = await replayRecords({
+        store,
+        result,
+        contextDir: o.contextDir,
+        pruned: context.pruned,
+        treeDigest: context.tree.digest,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        noOpTranscript: transcript,
+        replayTranscript: o.quiet ? '' : noOpTranscript(memo.events, steps, result.replayable.step),
+      });
+      if (typeof records === 'string') {
+        if (memo.explain) memo.explain(`no edit replay: ${records}`);
+      } else replay = records;
+    }
     return writeBuildMemo({
       dir: memo.dir,
       key: memo.key,
@@ -379,6 +404,7 @@ async function leaveMemo(
       writes: o.writes,
       stdout: o.stdout,
       stderr: `${transcript}${o.stderr}`,
+      ...(replay === undefined ? {} : { replay }),
     });
   } catch (err) {
     return `writing it failed: ${(err as Error).message}`;
@@ -409,6 +435,9 @@ function memoPlan(
     events: [],
     // Walked on a worker while the build runs (see fingerprintContext).
     context: fingerprintContext(contextDir, dockerfilePath),
+    ...(ctx.env.STRATA_BUILD_MEMO === 'explain'
+      ? { explain: (why: string) => ctx.stderr.write(`build memo: ${why}\n`) }
+      : {}),
   };
 }
 

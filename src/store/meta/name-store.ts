@@ -74,6 +74,11 @@ export class NameStore {
     });
   }
 
+  /** The file that holds `name` (the build memo pins and rewrites it: cli/edit-replay.ts). */
+  pathOf(name: string): string {
+    return this.#records.pathOf(name);
+  }
+
   async get(name: string): Promise<NameRecord | undefined> {
     const rec = await this.#records.get(name);
     return rec === undefined ? undefined : toNameRecord(rec);

@@ -1,0 +1,386 @@
+// The build memo's edit replay: what the `strata` front program needs to rebuild the top layer of
+// a COPY-last image without Node when only the copied files changed (native/edit_replay.c).
+//
+// A build whose image ends in a plain COPY of context files (BuildResult.replayable), with
+// nothing else of it reading the context, depends on those files only through that layer: the
+// same Dockerfile, the same rest of the context, the same store give the same image but for
+// the layer, its digest and what names it (config, manifest, image record, tags) and the
+// times. The record written here describes those as templates cut from the bytes this build
+// actually wrote, with holes ("\0NAME\0") where a replay puts its own values:
+//
+//   entry    a tar header of the layer: a directory (D, its mtime the replay's time, as a copy
+//            gives a directory it creates a file in) or a copied file (F<n>: hot file n's size,
+//            mtime and bytes); trailer: the zero bytes that end the archive
+//   tpl      config, manifest, and what the replay and the no-op after it print
+//   tpath    + tbody: a store record to write atomically (the image record, each tag)
+//   own      a blob of this image that the replay replaces (its pin is dropped)
+//   store    the blobs and ingest folders, the metadata temp folder, the gc lock
+//   hot      a copied file, relative to the context; masked: the context's digest with the hot
+//            files' content left out (native/tree_fingerprint.h, struct tree_hot)
+//
+// Holes: LAYER, LAYER_SIZE, CONFIG, CONFIG_HEX, CONFIG_SIZE, MANIFEST, MANIFEST_SIZE, NOW_GO
+// (formatGoTime), NOW_ISO (toISOString). Every template is checked here: filled with this
+// build's own values it gives back the bytes written, or there is no replay section.
+
+import { type BigIntStats, lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BuildResult } from '../build/engine.js';
+import type { Digest } from '../digest/digest.js';
+import { digestHex } from '../digest/digest.js';
+import { serializeConfig, serializeManifest } from '../oci/serialize.js';
+import type { ImageConfig, Manifest } from '../oci/types.js';
+import { IMAGE_ID_LABEL } from '../store/image-store.js';
+import type { Store } from '../store/store.js';
+import { treeFingerprint } from '../sys/native.js';
+
+/** Larger layers are left to Node (the front program holds the whole tar in memory). */
+const MAX_LAYER_BYTES = 4 << 20;
+/** Hot files at most: the masked walk compares each path against each of them. */
+const MAX_HOT = 64;
+const UNCOMPRESSED = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.docker.image.rootfs.diff.tar',
+]);
+
+export type Values = Record<string, string>;
+
+/** A template's bytes with `values` in its holes (what native/edit_replay.c does). */
+export function fillTemplate(template: string, values: Values): string {
+  const parts = template.split('\0');
+  if (parts.length % 2 === 0) throw new Error('a hole is not closed');
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) out += parts[i];
+    else {
+      const v = values[parts[i] as string];
+      if (v === undefined) throw new Error(`no value for ${parts[i]}`);
+      out += v;
+    }
+  }
+  return out;
+}
+
+const hole = (name: string) => `\0${name}\0`;
+
+/** `text` with every occurrence of each value replaced by its hole; `want` says how many of
+ * each there must be (at least one when absent). */
+function cut(text: string, holes: Array<[string, string, number?]>): string | undefined {
+  let out = text;
+  for (const [value, name, want] of holes) {
+    const n = out.split(value).length - 1;
+    if (want === undefined ? n < 1 : n !== want) return undefined;
+    out = out.split(value).join(hole(name));
+  }
+  return out;
+}
+
+interface TarEntry {
+  header: Buffer;
+  type: string;
+  name: string;
+  size: number;
+  mtime: number;
+  data: Buffer;
+}
+
+const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+
+function headerField(h: Buffer, at: number, len: number): string {
+  return h.subarray(at, at + len).toString('latin1');
+}
+
+/** The checksum field as Strata's tar writer (and the replay) writes it. */
+function checksumField(h: Buffer): string {
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] as number);
+  return `${sum.toString(8).padStart(6, '0')}\0 `;
+}
+
+/** The entries of a tar whose headers have exactly the fields the replay writes, or why not. */
+function readTar(tar: Buffer): { entries: TarEntry[]; trailer: number } | string {
+  const entries: TarEntry[] = [];
+  let at = 0;
+  while (at + 512 <= tar.length) {
+    const h = tar.subarray(at, at + 512);
+    if (h.every((b) => b === 0)) break;
+    const size = Number.parseInt(headerField(h, 124, 12), 8);
+    const mtime = Number.parseInt(headerField(h, 136, 12), 8);
+    if (
+      !Number.isSafeInteger(size) ||
+      !Number.isSafeInteger(mtime) ||
+      headerField(h, 124, 12) !== octal(size, 12) ||
+      headerField(h, 136, 12) !== octal(mtime, 12) ||
+      headerField(h, 148, 8) !== checksumField(h)
+    )
+      return 'a layer header is not in the form the replay writes';
+    const type = String.fromCharCode(h[156] as number);
+    const nul = (b: Buffer) => {
+      const i = b.indexOf(0);
+      return b.subarray(0, i < 0 ? b.length : i).toString('utf8');
+    };
+    const prefix = nul(h.subarray(345, 500));
+    const name = (prefix ? `${prefix}/` : '') + nul(h.subarray(0, 100));
+    const data = tar.subarray(at + 512, at + 512 + size);
+    const padded = Math.ceil(size / 512) * 512;
+    if (!tar.subarray(at + 512 + size, at + 512 + padded).every((b) => b === 0))
+      return 'a layer entry is not padded with zeros';
+    entries.push({ header: Buffer.from(h), type, name, size, mtime, data });
+    at += 512 + padded;
+  }
+  const rest = tar.subarray(at);
+  if (rest.length < 1024 || !rest.every((b) => b === 0))
+    return 'the layer does not end as the replay ends it';
+  return { entries, trailer: rest.length };
+}
+
+function record(tag: string, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  return Buffer.concat([Buffer.from(`${tag} ${body.length}\n`), body, Buffer.from('\n')]);
+}
+
+/** An image record or a name as FsRecordStore writes them: the fields a replay sets. */
+interface RecordJson {
+  key: string;
+  updatedAt: string;
+  value: {
+    target: { digest: string; size: number };
+    createdAt: string;
+    labels?: Record<string, string>;
+  };
+}
+
+export interface ReplayInput {
+  store: Store;
+  result: BuildResult;
+  contextDir: string;
+  /** The top-level directories the context's fingerprint prunes, and its digest. */
+  pruned: string[];
+  treeDigest: string;
+  /** What the build printed (stdout; stderr after its progress), and the no-op transcript the
+   * memo answers with; the replay prints replayTranscript before `stderr`. */
+  stdout: string;
+  stderr: string;
+  noOpTranscript: string;
+  replayTranscript: string;
+}
+
+export interface ReplaySection {
+  records: Buffer[];
+  /** The newest change among the context entries a replay depends on (not the copied files):
+   * a record whose tree is racy only because of the copied files can still replay. */
+  newestNs: bigint;
+}
+
+/** The memo's replay records, or why this build has none. */
+export async function replayRecords(i: ReplayInput): Promise<ReplaySection | string> {
+  const { result, store } = i;
+  const step = result.replayable;
+  if (step === undefined) return 'its image does not end in a COPY of context files alone';
+  if (step.files.length > MAX_HOT) return `its last COPY copies more than ${MAX_HOT} files`;
+  const hot = [...new Set(step.files)].sort();
+  const image = result.image;
+  const layers = image.manifest.layers;
+  const top = layers[layers.length - 1];
+  const diffIds = image.config.rootfs?.diff_ids ?? [];
+  const diffId = diffIds[diffIds.length - 1];
+  if (top === undefined || diffId === undefined || top.digest !== diffId || !UNCOMPRESSED.has(top.mediaType))
+    return 'its top layer is compressed';
+  if (top.size > MAX_LAYER_BYTES) return 'its top layer is large';
+
+  // The layer: directories and the copied files, nothing else.
+  const tar = readFileSync(store.content.blobPath(top.digest));
+  const parsed = readTar(tar);
+  if (typeof parsed === 'string') return parsed;
+  const stats = new Map<string, BigIntStats>();
+  for (const f of hot) {
+    const st = lstatSync(join(i.contextDir, f), { bigint: true });
+    if (!st.isFile()) return `${f} is not a regular file`;
+    stats.set(f, st);
+  }
+  const out: Buffer[] = [];
+  const used = new Set<string>();
+  for (const e of parsed.entries) {
+    if (e.type === '5') {
+      // A directory the copy made or wrote a file in: its time is the copy's (the build's, or
+      // an earlier build's when the step came from the cache), which a replay makes now.
+      if (e.size !== 0) return 'a directory of the layer has a size';
+      out.push(record('entry', Buffer.concat([Buffer.from('D\0'), e.header])));
+      continue;
+    }
+    if (e.type !== '0') return 'the layer holds more than directories and files';
+    const base = e.name.slice(e.name.lastIndexOf('/') + 1);
+    const candidates = hot.filter(
+      (f) => !used.has(f) && (hot.length === 1 || f.slice(f.lastIndexOf('/') + 1) === base),
+    );
+    if (candidates.length !== 1) return `cannot tell which file ${e.name} of the layer was copied from`;
+    const f = candidates[0] as string;
+    const st = stats.get(f) as BigIntStats;
+    const data = readFileSync(join(i.contextDir, f));
+    if (Number(st.size) !== e.size || Number(st.mtimeNs / 1_000_000_000n) !== e.mtime || !data.equals(e.data))
+      return `${f} is not in the layer as it is now`;
+    used.add(f);
+    out.push(record('entry', Buffer.concat([Buffer.from(`F${hot.indexOf(f)}\0`), e.header])));
+  }
+  if (used.size !== hot.length) return 'a copied file is not in the layer';
+  out.push(record('trailer', String(parsed.trailer)));
+
+  // Config: the top layer's diffID, and the times of the steps from the COPY on.
+  const configBytes = readFileSync(store.content.blobPath(image.id)).toString('utf8');
+  const config = JSON.parse(configBytes) as ImageConfig;
+  const created = config.created;
+  const history = config.history ?? [];
+  let lastLayer = -1;
+  history.forEach((h, n) => {
+    if (h.empty_layer !== true) lastLayer = n;
+  });
+  if (created === undefined || lastLayer < 0) return 'its config has no times to replace';
+  const SENT_T = '2199-01-01T00:00:00.123456789Z';
+  const SENT_D = `sha256:${'e'.repeat(63)}f`;
+  const sentinel = structuredClone(config);
+  sentinel.created = SENT_T;
+  for (let n = lastLayer; n < history.length; n++) {
+    if (history[n]?.created !== created) return 'its last steps have times of their own';
+    (sentinel.history as NonNullable<ImageConfig['history']>)[n] = { ...history[n], created: SENT_T };
+  }
+  (sentinel.rootfs as { diff_ids: string[] }).diff_ids[diffIds.length - 1] = SENT_D;
+  const configTpl = cut(Buffer.from(serializeConfig(sentinel)).toString('utf8'), [
+    [SENT_T, 'NOW_GO'],
+    [SENT_D, 'LAYER', 1],
+  ]);
+  if (configTpl === undefined || fillTemplate(configTpl, { NOW_GO: created, LAYER: diffId }) !== configBytes)
+    return 'its config does not come back from a template';
+
+  // Manifest: the config's and the layer's descriptors.
+  const manifestBytes = readFileSync(store.content.blobPath(image.manifestDescriptor.digest)).toString(
+    'utf8',
+  );
+  const manifest = JSON.parse(manifestBytes) as Manifest;
+  const m = structuredClone(manifest);
+  const SENT_CD = `sha256:${'c'.repeat(63)}d`;
+  const SENT_LD = `sha256:${'a'.repeat(63)}b`;
+  m.config = { ...m.config, digest: SENT_CD as Digest, size: 987654321012345 };
+  m.layers[m.layers.length - 1] = {
+    ...(m.layers[m.layers.length - 1] as Manifest['layers'][number]),
+    digest: SENT_LD as Digest,
+    size: 876543210123456,
+  };
+  const manifestTpl = cut(Buffer.from(serializeManifest(m)).toString('utf8'), [
+    [SENT_CD, 'CONFIG', 1],
+    ['987654321012345', 'CONFIG_SIZE', 1],
+    [SENT_LD, 'LAYER', 1],
+    ['876543210123456', 'LAYER_SIZE', 1],
+  ]);
+  const values: Values = {
+    CONFIG: image.id,
+    CONFIG_HEX: digestHex(image.id),
+    CONFIG_SIZE: String(Buffer.byteLength(configBytes)),
+    LAYER: diffId,
+    LAYER_SIZE: String(top.size),
+    MANIFEST: image.manifestDescriptor.digest,
+    MANIFEST_SIZE: String(image.manifestDescriptor.size),
+    NOW_GO: created,
+  };
+  if (manifestTpl === undefined || fillTemplate(manifestTpl, values) !== manifestBytes)
+    return 'its manifest does not come back from a template';
+
+  // The image record and the tags, as records.put and names.set write them.
+  const imagePath = store.images.records.pathOf(image.id);
+  const expectedImagePath = join(store.images.records.dir, `sha256%3A${digestHex(image.id)}.json`);
+  if (imagePath !== expectedImagePath) return 'its image record is not where the replay would write it';
+  const writes: Array<{ path: string; body: string }> = [
+    { path: `${store.images.records.dir}/sha256%3A${hole('CONFIG_HEX')}.json`, body: '' },
+  ];
+  const SENT_ISO = '2199-02-02T02:02:02.222Z';
+  // Records are JSON.stringify's output (FsRecordStore.put): parsed and written again with
+  // sentinels in the replay's places, they give its templates.
+  const recordTemplate = (
+    path: string,
+    edit: (rec: RecordJson) => void,
+    holes: Array<[string, string, number?]>,
+  ) => {
+    const text = readFileSync(path, 'utf8');
+    const rec = JSON.parse(text) as RecordJson;
+    if (JSON.stringify(rec) !== text) return undefined;
+    edit(rec);
+    return cut(JSON.stringify(rec), holes);
+  };
+  const imageTpl = recordTemplate(
+    imagePath,
+    (rec) => {
+      rec.key = SENT_CD;
+      rec.updatedAt = SENT_ISO;
+      rec.value.target = { ...rec.value.target, digest: SENT_LD, size: 876543210123456 };
+      rec.value.createdAt = SENT_ISO;
+    },
+    [
+      [SENT_CD, 'CONFIG', 1],
+      [SENT_LD, 'MANIFEST', 1],
+      ['876543210123456', 'MANIFEST_SIZE', 1],
+      [SENT_ISO, 'NOW_ISO', 2],
+    ],
+  );
+  if (imageTpl === undefined) return 'its image record does not come back from a template';
+  (writes[0] as { body: string }).body = imageTpl;
+  for (const tag of result.tags) {
+    const path = store.meta.names.pathOf(tag);
+    const tpl = recordTemplate(
+      path,
+      (rec) => {
+        rec.updatedAt = SENT_ISO;
+        rec.value.target = { ...rec.value.target, digest: SENT_LD, size: 876543210123456 };
+        if (rec.value.labels?.[IMAGE_ID_LABEL] === image.id) rec.value.labels[IMAGE_ID_LABEL] = SENT_CD;
+      },
+      [
+        [SENT_CD, 'CONFIG', 1],
+        [SENT_LD, 'MANIFEST', 1],
+        ['876543210123456', 'MANIFEST_SIZE', 1],
+        [SENT_ISO, 'NOW_ISO', 1],
+      ],
+    );
+    if (tpl === undefined) return `its tag ${tag} does not come back from a template`;
+    writes.push({ path, body: tpl });
+  }
+
+  // What the replay prints, and the no-op after it.
+  const texts: Array<[string, string]> = [
+    ['stdout', i.stdout],
+    ['stderr', `${i.replayTranscript}${i.stderr}`],
+    ['noop-stdout', i.stdout],
+    ['noop-stderr', `${i.noOpTranscript}${i.stderr}`],
+  ];
+  for (const [name, text] of texts) {
+    const tpl = text
+      .split(image.id)
+      .join(hole('CONFIG'))
+      .split(image.manifestDescriptor.digest)
+      .join(hole('MANIFEST'));
+    if (text.includes('\0') || tpl.includes(digestHex(image.id).slice(0, 12)))
+      return 'its output names the image in a form the replay does not write';
+    out.push(record('tpl', `${name}\0${tpl}`));
+  }
+  out.push(record('tpl', `config\0${configTpl}`), record('tpl', `manifest\0${manifestTpl}`));
+  for (const w of writes) out.push(record('tpath', w.path), record('tbody', w.body));
+  for (const d of [image.manifestDescriptor.digest, image.id, top.digest])
+    out.push(record('own', store.content.blobPath(d)));
+  out.push(
+    record(
+      'store',
+      [
+        join(store.content.root, 'blobs', 'sha256'),
+        store.content.ingestDir,
+        store.meta.tempDir,
+        store.meta.lockPath('gc'),
+      ].join('\0'),
+    ),
+  );
+
+  // The context with the hot files' content left out, walked again: it must be the tree the
+  // build saw (the same exact digest), so the masked one is of that tree too.
+  const walked = await treeFingerprint(i.contextDir, 100_000, i.pruned, hot);
+  if (walked?.masked === undefined || walked.maskedNewestNs === undefined)
+    return 'the native addon cannot leave files out of the context digest';
+  if (walked.digest !== i.treeDigest) return 'the context changed during the build';
+  for (const f of hot) out.push(record('hot', f));
+  out.push(record('masked', walked.masked));
+  return { records: out, newestNs: walked.maskedNewestNs };
+}
