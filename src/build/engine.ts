@@ -168,9 +168,9 @@ export interface BuildResult {
   /** What this result depended on besides the Dockerfile, the context and the store (a URL
    * ADD downloaded): a no-op build cannot be answered from a record of its inputs. */
   externalInputs: string[];
-  /** Set when the image's top layer is a plain COPY of context files and nothing else of the
-   * build read the context: the result then depends on those files' content only through that
-   * layer, which the build memo can rebuild without Node (cli/edit-replay.ts). */
+  /** Set when the image's top layer is a plain COPY of context files that no other step of the
+   * build read: the result then depends on their content only through that layer, which the
+   * build memo can rebuild without Node (cli/edit-replay.ts). */
   replayable?: ReplayableStep;
 }
 
@@ -218,7 +218,19 @@ interface StageState {
    */
   created: string | undefined;
   /** The stage's newest layer, when a COPY that could be replayed made it (BuildResult.replayable). */
-  replay?: ReplayableStep | undefined;
+  replay?: StageReplay | undefined;
+}
+
+interface StageReplay extends ReplayableStep {
+  /** What that COPY read of the context (one of Build.contextReads). */
+  reads: Set<string>;
+}
+
+/** Every context path a selection reads: each match and every entry below it. */
+function readPaths(selected: SelectedSource[]): Set<string> {
+  return new Set(
+    selected.flatMap((s) => s.matches.flatMap((m) => [m.path, ...m.entries.map((e) => e.path)])),
+  );
 }
 
 /** Context files about to be hashed are read in many at a time, from a worker: a context
@@ -241,8 +253,9 @@ class Build {
   private readonly warnings: string[] = [];
   private readonly externalInputs: string[] = [];
   private readonly steps: StepReport[] = [];
-  /** Steps that read the build context (COPY/ADD sources, RUN bind mounts of it). */
-  private contextReads = 0;
+  /** The context paths each step that read the context read (COPY/ADD sources with every entry
+   * below them, RUN bind mounts of it): a replayable COPY's files must be in no other. */
+  private readonly contextReads: Set<string>[] = [];
   private readonly stageResults = new Map<number, Promise<StageState>>();
   private readonly imageSources = new Map<string, Promise<BaseImage>>();
   private ignorePatterns: Promise<string[]> | undefined;
@@ -729,7 +742,6 @@ class Build {
       fromImage = await this.baseImage(source.ref);
       inputs.push(`image:${fromImage.manifestDescriptor.digest}`);
     } else if (localPaths.length > 0) {
-      this.contextReads++;
       const ctxVertex = this.progress.vertex('[internal] load build context').start();
       try {
         const ignore = await this.loadIgnore();
@@ -737,6 +749,7 @@ class Build {
           ...(this.o.signal ? { signal: this.o.signal } : {}),
         });
         selected = await followSourceLinks(this.o.contextDir, selected, ignore);
+        this.contextReads.push(readPaths(selected));
         const memo = await this.loadStatMemo();
         const before = memo.size;
         inputs.push(
@@ -857,7 +870,11 @@ class Build {
       selected.every((s) => s.matches.every((m) => m.type === 'file'));
     // SOURCE_DATE_EPOCH sets times a replay would have to know: not replayed.
     if (plain && state.layers.length > layersBefore && this.epochDate === undefined)
-      state.replay = { step: name, files: selected.flatMap((s) => s.matches.map((m) => m.path)) };
+      state.replay = {
+        step: name,
+        files: selected.flatMap((s) => s.matches.map((m) => m.path)),
+        reads: this.contextReads[this.contextReads.length - 1] as Set<string>,
+      };
   }
 
   private async runStep(
@@ -920,8 +937,8 @@ class Build {
             : `image:${(await this.baseImage(ref.ref)).manifestDescriptor.digest}`,
         );
       } else if (m.type === 'bind') {
-        this.contextReads++;
         const sel = await selectSources(this.o.contextDir, [m.source], await this.loadIgnore());
+        this.contextReads.push(readPaths(sel));
         inputs.push(
           await checksumSources(sel, { memo: await this.loadStatMemo(), prefetch: prefetchContextFiles }),
         );
@@ -999,6 +1016,12 @@ class Build {
     });
   }
 
+  /** Whether no other step read the files `replay` copied (BuildResult.replayable). */
+  private replayable(replay: StageReplay | undefined): replay is StageReplay {
+    if (replay === undefined) return false;
+    return this.contextReads.every((set) => set === replay.reads || replay.files.every((f) => !set.has(f)));
+  }
+
   private async export(target: StageState): Promise<BuildResult> {
     const v = this.progress.vertex('exporting to image').start();
     try {
@@ -1030,7 +1053,7 @@ class Build {
         steps: this.steps,
         warnings: this.warnings,
         externalInputs: this.externalInputs,
-        ...(target.replay !== undefined && this.contextReads === 1 ? { replayable: target.replay } : {}),
+        ...(this.replayable(target.replay) ? { replayable: target.replay } : {}),
       };
     } catch (err) {
       v.fail(err);

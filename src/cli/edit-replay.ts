@@ -175,7 +175,7 @@ export interface ReplaySection {
 export async function replayRecords(i: ReplayInput): Promise<ReplaySection | string> {
   const { result, store } = i;
   const step = result.replayable;
-  if (step === undefined) return 'its image does not end in a COPY of context files alone';
+  if (step === undefined) return 'its image does not end in a COPY of context files that no other step reads';
   if (step.files.length > MAX_HOT) return `its last COPY copies more than ${MAX_HOT} files`;
   const hot = [...new Set(step.files)].sort();
   const image = result.image;

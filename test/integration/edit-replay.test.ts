@@ -11,10 +11,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
+  copyFileSync,
   existsSync,
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -25,7 +27,7 @@ import { treeFingerprint } from '../../src/sys/native.js';
 import { FRONT_PROGRAM } from '../helpers/cli-paths.js';
 import { frontProgram } from '../helpers/front-program.js';
 import { makeTempDir } from '../helpers/tmp-dir.js';
-import { mountReason, skipIf } from './prereqs.js';
+import { BUSYBOX, mountReason, runtimeOrReason, skipIf } from './prereqs.js';
 
 const reason = existsSync(FRONT_PROGRAM)
   ? mountReason()
@@ -92,8 +94,8 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     );
     const manifest = JSON.parse(blob(rec.value.target.digest).toString('utf8'));
     const config = JSON.parse(blob(manifest.config.digest).toString('utf8'));
-    const top = blob(manifest.layers[manifest.layers.length - 1].digest);
-    return { rec, manifest, config, top };
+    const layer = (i: number) => blob(manifest.layers.at(i).digest);
+    return { rec, manifest, config, top: layer(-1), layer };
   };
 
   before(async () => {
@@ -319,6 +321,68 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     });
   }
 
+  test('a COPY of other files before the last one: edits of the last one’s files replay, of the others not', (t) => {
+    if (skipIf(t, reason)) return;
+    const two = join(tmp.path, 'two');
+    rmSync(two, { recursive: true, force: true });
+    execFileSync('cp', ['-r', ctx, two]);
+    writeFileSync(join(two, 'Dockerfile'), 'FROM replay-base\nCOPY lib/util.txt /u\nCOPY app.txt /a\n');
+    const args = ['build', '-q', '-t', 'replay:two', two];
+    settle();
+    built(args);
+    appendFileSync(join(two, 'app.txt'), 'two\n');
+    settle();
+    const r = answer(args);
+    assert.equal(r.code, 0, r.stderr);
+    const replayed = image('replay:two');
+    assert.equal(
+      tarEntries(replayed.top).find((e) => e.name === 'a')?.data,
+      readFileSync(join(two, 'app.txt'), 'utf8'),
+    );
+    // The earlier COPY's file is not the replay's: an edit of it goes to the CLI.
+    appendFileSync(join(two, 'lib', 'util.txt'), 'changed\n');
+    settle();
+    assert.notEqual(answer(args).code, 0);
+    built(args);
+    const rebuilt = image('replay:two');
+    assert.equal(tarEntries(rebuilt.layer(-2)).find((e) => e.name === 'u')?.data, 'util\nchanged\n');
+  });
+
+  test('with RUN steps: one before the COPY keeps the replay, one that mounts the context not', async (t) => {
+    const runtime = await runtimeOrReason();
+    if (skipIf(t, typeof runtime === 'string' ? runtime : undefined)) return;
+    const bb = join(tmp.path, 'bb');
+    await mkdir(join(bb, 'rootfs', 'bin'), { recursive: true });
+    copyFileSync(BUSYBOX, join(bb, 'rootfs', 'bin', 'busybox'));
+    symlinkSync('busybox', join(bb, 'rootfs', 'bin', 'sh'));
+    symlinkSync('busybox', join(bb, 'rootfs', 'bin', 'cat'));
+    writeFileSync(join(bb, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\n');
+    built(['build', '-q', '-t', 'replay-bb', bb]);
+    const runs = join(tmp.path, 'runs');
+    rmSync(runs, { recursive: true, force: true });
+    execFileSync('cp', ['-r', ctx, runs]);
+    const args = ['build', '-q', '-t', 'replay:runs', runs];
+    writeFileSync(join(runs, 'Dockerfile'), 'FROM replay-bb\nRUN echo ran > /ran\nCOPY app.txt /a\n');
+    settle();
+    built(args);
+    appendFileSync(join(runs, 'app.txt'), 'after a RUN\n');
+    settle();
+    const r = answer(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      tarEntries(image('replay:runs').top).find((e) => e.name === 'a')?.data,
+      readFileSync(join(runs, 'app.txt'), 'utf8'),
+    );
+    writeFileSync(
+      join(runs, 'Dockerfile'),
+      'FROM replay-bb\nRUN --mount=type=bind,target=/ctx cat /ctx/app.txt > /seen\nCOPY app.txt /a\n',
+    );
+    settle();
+    const mounted = run(args, { STRATA_BUILD_MEMO: 'explain' });
+    assert.equal(mounted.code, 0, mounted.stderr);
+    assert.match(mounted.stderr, /no edit replay: its image does not end in a COPY/);
+  });
+
   test('builds whose context reaches the image otherwise leave no replay', (t) => {
     if (skipIf(t, reason)) return;
     const other = join(tmp.path, 'other');
@@ -326,7 +390,7 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     execFileSync('cp', ['-r', ctx, other]);
     for (const [dockerfile, why] of [
       [
-        'FROM replay-base\nCOPY lib/util.txt /u\nCOPY app.txt /a\n',
+        'FROM replay-base\nCOPY . /all\nCOPY app.txt /a\n',
         /no edit replay: its image does not end in a COPY/,
       ],
       ['FROM replay-base\nCOPY app.txt /a\nWORKDIR /w\n', /no edit replay: its image does not end in a COPY/],
