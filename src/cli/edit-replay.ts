@@ -216,8 +216,9 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
     const f = candidates[0] as string;
     const st = stats.get(f) as BigIntStats;
     const data = readFileSync(join(i.contextDir, f));
-    if (Number(st.size) !== e.size || Number(st.mtimeNs / 1_000_000_000n) !== e.mtime || !data.equals(e.data))
-      return `${f} is not in the layer as it is now`;
+    // Its mtime may be another's: a COPY from the cache made by an earlier build of a file with
+    // the same content. A replay writes the file's own, as a build that misses the cache does.
+    if (Number(st.size) !== e.size || !data.equals(e.data)) return `${f} is not in the layer as it is now`;
     used.add(f);
     out.push(record('entry', Buffer.concat([Buffer.from(`F${hot.indexOf(f)}\0`), e.header])));
   }

@@ -248,6 +248,26 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     );
   });
 
+  test('a COPY the CLI took from the cache (same content, another file’s time) still replays', (t) => {
+    if (skipIf(t, reason)) return;
+    settle();
+    const original = readFileSync(join(ctx, 'app.txt'), 'utf8');
+    built(build());
+    // Rewritten with the same content: a new mtime, the COPY step's key unchanged.
+    writeFileSync(join(ctx, 'app.txt'), original);
+    settle();
+    const r = run(build(), { STRATA_BUILD_MEMO: 'explain' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /no edit replay/);
+    edit('after a cached COPY\n');
+    const replayed = answer(build());
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.equal(
+      tarEntries(image('replay:1').top).find((e) => e.name === 'srv/app/app.txt')?.data,
+      readFileSync(join(ctx, 'app.txt'), 'utf8'),
+    );
+  });
+
   test('skopeo reads a replayed image', (t) => {
     if (skipIf(t, reason)) return;
     if (spawnSync('skopeo', ['--version']).status !== 0) {
