@@ -299,10 +299,12 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
       ended = true;
     } else if (strcmp(tag, "masked") == 0) {
       replayable = true;
-    } else if (strcmp(tag, "hot") != 0 && strcmp(tag, "entry") != 0 && strcmp(tag, "trailer") != 0 &&
+    } else if (strcmp(tag, "hot") != 0 && strcmp(tag, "cold") != 0 && strcmp(tag, "entry") != 0 &&
+               strcmp(tag, "trailer") != 0 &&
                strcmp(tag, "tpl") != 0 && strcmp(tag, "tpath") != 0 && strcmp(tag, "tbody") != 0 &&
                strcmp(tag, "own") != 0 && strcmp(tag, "store") != 0) {
-      goto out; /* a check this reader does not know: not answered */
+      explain("the record has a check this program does not know", tag);
+      goto out; /* not answered */
     }
   }
   if (!keyed || !ended || tree == NULL) goto out;

@@ -23,7 +23,7 @@
 #include "sha256.h"
 #include "tree_fingerprint.h"
 
-#define MAX_HOT 64
+#define MAX_HOT 4096
 #define MAX_FILE (4u << 20) /* the CLI leaves larger layers to itself (MAX_LAYER_BYTES) */
 
 struct buf {
@@ -49,7 +49,10 @@ static bool put(struct buf *b, const void *data, size_t n) {
 static bool puts_(struct buf *b, const char *s) { return put(b, s, strlen(s)); }
 
 struct replay {
+  /* The copied files, in the record's order: hot ones (their content may change) and, marked
+   * whole, ones another step read too (they must not). */
   char *hot[MAX_HOT];
+  bool whole[MAX_HOT];
   size_t n_hot;
   struct stat hot_stats[MAX_HOT];
   bool hot_found[MAX_HOT];
@@ -108,13 +111,19 @@ enum tree_state replay_check_tree(const struct memo_rec *recs, size_t n, struct 
   for (size_t i = 0; ok && i < names.len && n_pruned < 256; i++)
     if (names.data[i] == '\0') pruned[n_pruned++] = names.data + i + 1;
   for (size_t i = 0; ok && i < n; i++) {
-    if (strcmp(recs[i].tag, "hot") != 0) continue;
+    bool whole = strcmp(recs[i].tag, "cold") == 0;
+    if (!whole && strcmp(recs[i].tag, "hot") != 0) continue;
     if (r->n_hot == MAX_HOT || recs[i].len == 0 || memchr(recs[i].payload, '\0', recs[i].len)) ok = false;
-    else if ((r->hot[r->n_hot++] = strndup(recs[i].payload, recs[i].len)) == NULL) ok = false;
+    else if ((r->hot[r->n_hot] = strndup(recs[i].payload, recs[i].len)) == NULL) ok = false;
+    else r->whole[r->n_hot++] = whole;
   }
   enum tree_state state = TREE_CHANGED;
   if (ok && r->n_hot > 0) {
-    struct tree_hot hot = {.paths = (const char *const *)r->hot, .n = r->n_hot, .stats = r->hot_stats, .found = r->hot_found};
+    struct tree_hot hot = {.paths = (const char *const *)r->hot,
+                           .n = r->n_hot,
+                           .whole = r->whole,
+                           .stats = r->hot_stats,
+                           .found = r->hot_found};
     struct tree_fingerprint fp;
     if (tree_fingerprint_hot(r->context, pruned, n_pruned, MEMO_MAX_CONTEXT_ENTRIES, &hot, &fp) != 0) {
       memo_explain("the context cannot be read", r->context);
@@ -282,6 +291,8 @@ static bool make_layer(const struct memo_rec *recs, size_t n, const struct repla
       octal_field(h + 136, 12, (uint64_t)(now_ms / 1000));
       set_checksum(h);
       if (!put(tar, h, 512)) return false;
+    } else if (recs[i].payload[0] == 'K' && nul == recs[i].payload + 1) {
+      if (!put(tar, h, 512)) return false; /* as it was: a directory the copy wrote nothing into */
     } else if (recs[i].payload[0] == 'F') {
       char *after;
       unsigned long which = strtoul(recs[i].payload + 1, &after, 10);

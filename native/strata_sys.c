@@ -1316,11 +1316,11 @@ fail:
   return NULL;
 }
 
-/* ---- treeFingerprintAsync(path, maxEntries, pruned, hot, callback(err, fingerprint)) --------
+/* ---- treeFingerprintAsync(path, maxEntries, pruned, hot, whole, callback(err, fingerprint)) -
  *
  * A tree's fingerprint (tree_fingerprint.h) as { digest: hex, entries: number, newestNs: bigint },
  * and with `hot` files (an array, may be undefined) `masked`: hex, the digest that leaves their
- * content out (struct tree_hot),
+ * content out (struct tree_hot; `whole`: files listed too but counted whole),
  * walked on a libuv worker so a build takes its context's while it does other work. The `strata`
  * front program computes the same function to decide whether a build can be skipped. */
 struct fingerprint_job {
@@ -1329,10 +1329,11 @@ struct fingerprint_job {
   char *path;
   char **pruned;
   size_t n_pruned;
-  char **hot;
+  char **hot; /* the hot files, then the whole ones */
   size_t n_hot;
   struct stat *hot_stats;
   bool *hot_found;
+  bool *hot_whole;
   struct tree_hot masked;
   uint64_t max_entries;
   struct tree_fingerprint fp;
@@ -1345,6 +1346,7 @@ static void fingerprint_job_free(struct fingerprint_job *job) {
   free_strings(job->hot, job->n_hot);
   free(job->hot_stats);
   free(job->hot_found);
+  free(job->hot_whole);
   free(job);
 }
 
@@ -1356,6 +1358,7 @@ static void fingerprint_job_execute(napi_env env, void *hint) {
     job->masked.n = job->n_hot;
     job->masked.stats = job->hot_stats;
     job->masked.found = job->hot_found;
+    job->masked.whole = job->hot_whole;
     hot = &job->masked;
   }
   job->err = tree_fingerprint_hot(job->path, (const char *const *)job->pruned, job->n_pruned, job->max_entries, hot,
@@ -1404,35 +1407,50 @@ static void fingerprint_job_complete(napi_env env, napi_status status, void *hin
 }
 
 static napi_value js_tree_fingerprint_async(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[6];
+  char **whole = NULL;
+  size_t n_whole = 0;
   double max_entries = 0;
   struct fingerprint_job *job = calloc(1, sizeof(*job));
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (!get_args(env, info, 5, argv) || !get_string(env, argv[0], "path", false, &job->path) ||
+  if (!get_args(env, info, 6, argv) || !get_string(env, argv[0], "path", false, &job->path) ||
       !get_strings(env, argv[2], "pruned", &job->pruned, &job->n_pruned) ||
-      !get_strings(env, argv[3], "hot", &job->hot, &job->n_hot))
+      !get_strings(env, argv[3], "hot", &job->hot, &job->n_hot) || !get_strings(env, argv[4], "whole", &whole, &n_whole))
     goto fail;
   napi_valuetype hot_type;
   if (napi_typeof(env, argv[3], &hot_type) == napi_ok && hot_type != napi_undefined) {
-    /* An empty list still asks for the masked digest: job->hot must not be NULL then. */
-    if (job->hot == NULL && (job->hot = calloc(1, sizeof(*job->hot))) == NULL) goto nomem;
-    job->hot_stats = calloc(job->n_hot ? job->n_hot : 1, sizeof(*job->hot_stats));
-    job->hot_found = calloc(job->n_hot ? job->n_hot : 1, sizeof(*job->hot_found));
-    if (job->hot_stats == NULL || job->hot_found == NULL) goto nomem;
+    size_t n = job->n_hot + n_whole;
+    char **all = realloc(job->hot, (n ? n : 1) * sizeof(*all));
+    if (all == NULL) goto nomem;
+    job->hot = all;
+    for (size_t i = 0; i < n_whole; i++) all[job->n_hot + i] = whole[i];
+    free(whole); /* its strings now belong to job->hot */
+    whole = NULL;
+    n_whole = 0;
+    job->hot_whole = calloc(n ? n : 1, sizeof(*job->hot_whole));
+    job->hot_stats = calloc(n ? n : 1, sizeof(*job->hot_stats));
+    job->hot_found = calloc(n ? n : 1, sizeof(*job->hot_found));
+    if (job->hot_whole == NULL || job->hot_stats == NULL || job->hot_found == NULL) goto nomem;
+    for (size_t i = job->n_hot; i < n; i++) job->hot_whole[i] = true;
+    job->n_hot = n;
   }
+  free_strings(whole, n_whole);
+  whole = NULL;
+  n_whole = 0;
   if (napi_get_value_double(env, argv[1], &max_entries) != napi_ok || !(max_entries >= 0)) {
     throw_type(env, "maxEntries must be a number");
     goto fail;
   }
   job->max_entries = (uint64_t)max_entries;
-  if (!start_job(env, argv[4], "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work, &job->callback_ref)) goto fail;
+  if (!start_job(env, argv[5], "strata:treeFingerprint", fingerprint_job_execute, fingerprint_job_complete, job, &job->work, &job->callback_ref)) goto fail;
   return undefined_value(env);
 nomem:
   napi_throw_error(env, "ENOMEM", "out of memory");
 fail:
+  free_strings(whole, n_whole);
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
   fingerprint_job_free(job);

@@ -12,10 +12,18 @@
 
 #include "sha256.h"
 
+/* The listed paths in byte order, for lookups in a walk of many entries. */
+struct sorted_path {
+  const char *path;
+  size_t index;
+};
+
 struct walk {
   struct sha256 hash;
   struct sha256 masked;
   struct tree_hot *hot;
+  struct sorted_path *sorted; /* hot->paths in byte order */
+  bool any_hot;               /* a listed path is not whole: the root is above it */
   uint64_t max_entries;
   const char *const *pruned;
   size_t n_pruned;
@@ -29,15 +37,38 @@ static void put_u64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Which hot file `path` is, or -1; *parent: whether a hot file is below it. */
-static long hot_index(const struct walk *w, size_t path_len, bool *parent) {
-  *parent = false;
-  for (size_t i = 0; i < w->hot->n; i++) {
-    const char *h = w->hot->paths[i];
-    if (strcmp(h, w->path) == 0) return (long)i;
-    if (path_len == 0 || (strncmp(h, w->path, path_len) == 0 && h[path_len] == '/')) *parent = true;
+static int compare_sorted(const void *a, const void *b) {
+  return strcmp(((const struct sorted_path *)a)->path, ((const struct sorted_path *)b)->path);
+}
+
+/* The first sorted path not below `key` (byte order). */
+static size_t lower_bound(const struct walk *w, const char *key) {
+  size_t lo = 0, hi = w->hot->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(w->sorted[mid].path, key) < 0) lo = mid + 1;
+    else hi = mid;
   }
-  return -1;
+  return lo;
+}
+
+static bool is_whole(const struct walk *w, size_t index) { return w->hot->whole != NULL && w->hot->whole[index]; }
+
+/* Which listed path `path` is, or -1; *parent: whether a hot one (not whole) is below it. */
+static long hot_index(struct walk *w, size_t path_len, bool *parent) {
+  size_t at = lower_bound(w, w->path);
+  long found = at < w->hot->n && strcmp(w->sorted[at].path, w->path) == 0 ? (long)w->sorted[at].index : -1;
+  *parent = path_len == 0 ? w->any_hot : false;
+  if (path_len > 0 && path_len + 2 <= sizeof(w->path)) {
+    w->path[path_len] = '/';
+    w->path[path_len + 1] = '\0';
+    for (size_t i = lower_bound(w, w->path); i < w->hot->n && !*parent; i++) {
+      if (strncmp(w->sorted[i].path, w->path, path_len + 1) != 0) break;
+      *parent = !is_whole(w, w->sorted[i].index);
+    }
+    w->path[path_len] = '\0';
+  }
+  return found;
 }
 
 static void add_masked(struct walk *w, size_t path_len, const struct stat *st, const uint8_t *fields, size_t n) {
@@ -47,6 +78,8 @@ static void add_masked(struct walk *w, size_t path_len, const struct stat *st, c
   if (i >= 0) {
     w->hot->stats[i] = *st;
     w->hot->found[i] = true;
+  }
+  if (i >= 0 && !is_whole(w, (size_t)i)) {
     sha256_update(&w->masked, "hot", 3);
     sha256_update(&w->masked, fields, 3 * 8); /* mode (with the type), uid, gid */
   } else if (parent) {
@@ -196,9 +229,21 @@ int tree_fingerprint_hot(const char *root, const char *const *pruned, size_t n_p
   w->hot = hot;
   sha256_init(&w->hash);
   sha256_init(&w->masked);
+  w->sorted = NULL;
+  w->any_hot = false;
   if (hot != NULL) {
     hot->newest_ns = 0;
-    for (size_t i = 0; i < hot->n; i++) hot->found[i] = false;
+    w->sorted = malloc((hot->n ? hot->n : 1) * sizeof(*w->sorted));
+    if (w->sorted == NULL) {
+      free(w);
+      return ENOMEM;
+    }
+    for (size_t i = 0; i < hot->n; i++) {
+      hot->found[i] = false;
+      w->sorted[i] = (struct sorted_path){hot->paths[i], i};
+      if (hot->whole == NULL || !hot->whole[i]) w->any_hot = true;
+    }
+    qsort(w->sorted, hot->n, sizeof(*w->sorted), compare_sorted);
   }
   int err = 0;
   int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -216,6 +261,7 @@ int tree_fingerprint_hot(const char *root, const char *const *pruned, size_t n_p
   }
   if (err == 0) sha256_final(&w->hash, out->digest);
   if (err == 0 && hot != NULL) sha256_final(&w->masked, hot->masked);
+  free(w->sorted);
   free(w);
   return err;
 }

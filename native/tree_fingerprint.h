@@ -35,6 +35,9 @@ int tree_fingerprint(const char *root, const char *const *pruned, size_t n_prune
 struct tree_hot {
   const char *const *paths; /* relative to the root, as the walk names them ("app.py", "src/a.py") */
   size_t n;
+  /* may be NULL: paths[i] with whole[i] only have their stats kept, and count whole in `masked`
+   * (files the replay copies that another step also read) */
+  const bool *whole;
   struct stat *stats; /* out: lstat of each, when found */
   bool *found;        /* out */
   uint8_t masked[32]; /* out */

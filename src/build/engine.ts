@@ -5,7 +5,7 @@
 // their own dependencies are done.
 
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decompressLayer } from '../archive/layer-stream.js';
 import { loadIgnorePatterns } from '../context/dockerignore.js';
@@ -168,18 +168,28 @@ export interface BuildResult {
   /** What this result depended on besides the Dockerfile, the context and the store (a URL
    * ADD downloaded): a no-op build cannot be answered from a record of its inputs. */
   externalInputs: string[];
-  /** Set when the image's top layer is a plain COPY of context files that no other step of the
-   * build read: the result then depends on their content only through that layer, which the
-   * build memo can rebuild without Node (cli/edit-replay.ts). */
+  /** Set when the image's top layer is a plain COPY of context files and directories: the
+   * result then depends on the content of the files no other step read only through that
+   * layer, which the build memo can make again without Node (cli/edit-replay.ts). */
   replayable?: ReplayableStep;
 }
 
-/** The last step of a build whose only context input is a COPY of regular files. */
+/** The last step of a build, a COPY of context files and directories (no links, no options). */
 export interface ReplayableStep {
   /** Its progress name ("[3/3] COPY app.py /opt/app.py"). */
   step: string;
-  /** The files it copied, relative to the context, in the order they were given. */
-  files: string[];
+  /** The regular files it copied, in the order it copied them. */
+  files: CopiedFile[];
+}
+
+export interface CopiedFile {
+  /** Relative to the context. */
+  path: string;
+  /** How its path in the layer ends: its name, or for a file in a copied directory its path
+   * below that directory. */
+  tail: string;
+  /** Another step read it too: an edit of it is not the last COPY's alone. */
+  shared: boolean;
 }
 
 export function hostPlatform(): Platform {
@@ -867,12 +877,26 @@ class Build {
       i.chmod === undefined &&
       !i.parents &&
       i.exclude.length === 0 &&
-      selected.every((s) => s.matches.every((m) => m.type === 'file'));
+      selected.every((s) =>
+        s.matches.every(
+          (m) => m.type !== 'symlink' && m.entries.every((e) => e.type === 'file' || e.type === 'dir'),
+        ),
+      );
     // SOURCE_DATE_EPOCH sets times a replay would have to know: not replayed.
     if (plain && state.layers.length > layersBefore && this.epochDate === undefined)
       state.replay = {
         step: name,
-        files: selected.flatMap((s) => s.matches.map((m) => m.path)),
+        files: selected.flatMap((s) =>
+          s.matches.flatMap((m) =>
+            m.entries
+              .filter((e) => e.type === 'file')
+              .map((e) => ({
+                path: e.path,
+                tail: m.type === 'dir' ? e.rel : basename(m.path),
+                shared: false,
+              })),
+          ),
+        ),
         reads: this.contextReads[this.contextReads.length - 1] as Set<string>,
       };
   }
@@ -1016,10 +1040,14 @@ class Build {
     });
   }
 
-  /** Whether no other step read the files `replay` copied (BuildResult.replayable). */
-  private replayable(replay: StageReplay | undefined): replay is StageReplay {
-    if (replay === undefined) return false;
-    return this.contextReads.every((set) => set === replay.reads || replay.files.every((f) => !set.has(f)));
+  /** BuildResult.replayable: the stage's last COPY, its files marked when another step read them. */
+  private replayable(replay: StageReplay | undefined): ReplayableStep | undefined {
+    if (replay === undefined) return undefined;
+    const others = this.contextReads.filter((set) => set !== replay.reads);
+    return {
+      step: replay.step,
+      files: replay.files.map((f) => ({ ...f, shared: others.some((set) => set.has(f.path)) })),
+    };
   }
 
   private async export(target: StageState): Promise<BuildResult> {
@@ -1053,7 +1081,7 @@ class Build {
         steps: this.steps,
         warnings: this.warnings,
         externalInputs: this.externalInputs,
-        ...(this.replayable(target.replay) ? { replayable: target.replay } : {}),
+        ...(target.replay === undefined ? {} : { replayable: this.replayable(target.replay) }),
       };
     } catch (err) {
       v.fail(err);

@@ -1,30 +1,34 @@
 // The build memo's edit replay: what the `strata` front program needs to rebuild the top layer of
 // a COPY-last image without Node when only the copied files changed (native/edit_replay.c).
 //
-// A build whose image ends in a plain COPY of context files (BuildResult.replayable), with
-// nothing else of it reading the context, depends on those files only through that layer: the
-// same Dockerfile, the same rest of the context, the same store give the same image but for
-// the layer, its digest and what names it (config, manifest, image record, tags) and the
-// times. The record written here describes those as templates cut from the bytes this build
-// actually wrote, with holes ("\0NAME\0") where a replay puts its own values:
+// A build whose image ends in a plain COPY of context files and directories
+// (BuildResult.replayable) depends on the content of the copied files no other step read
+// ("hot") only through that layer: the same Dockerfile, the same rest of the context, the same
+// store give the same image but for the layer, its digest and what names it (config, manifest,
+// image record, tags) and the times. The record written here describes those as templates cut
+// from the bytes this build actually wrote, with holes ("\0NAME\0") where a replay puts its own
+// values:
 //
-//   entry    a tar header of the layer: a directory (D, its mtime the replay's time, as a copy
-//            gives a directory it creates a file in) or a copied file (F<n>: hot file n's size,
-//            mtime and bytes); trailer: the zero bytes that end the archive
+//   entry    a tar header of the layer: a directory the copy wrote into (D: its mtime the
+//            replay's time, as writing a file into it gives it), one it did not (K: kept as it
+//            is), or a copied file (F<n>: file n's size, mtime and bytes); trailer: the zero
+//            bytes that end the archive
 //   tpl      config, manifest, and what the replay and the no-op after it print
 //   tpath    + tbody: a store record to write atomically (the image record, each tag)
 //   own      a blob of this image that the replay replaces (its pin is dropped)
 //   store    the blobs and ingest folders, the metadata temp folder, the gc lock
-//   hot      a copied file, relative to the context; masked: the context's digest with the hot
-//            files' content left out (native/tree_fingerprint.h, struct tree_hot)
+//   hot      a copied file, relative to the context, whose content may change; cold: one another
+//            step read too, which must not; in the order F<n> counts them
+//   masked   the context's digest with the hot files' content left out (native/tree_fingerprint.h,
+//            struct tree_hot)
 //
 // Holes: LAYER, LAYER_SIZE, CONFIG, CONFIG_HEX, CONFIG_SIZE, MANIFEST, MANIFEST_SIZE, NOW_GO
 // (formatGoTime), NOW_ISO (toISOString). Every template is checked here: filled with this
 // build's own values it gives back the bytes written, or there is no replay section.
 
-import { type BigIntStats, lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildResult } from '../build/engine.js';
+import type { BuildResult, CopiedFile } from '../build/engine.js';
 import type { Digest } from '../digest/digest.js';
 import { digestHex } from '../digest/digest.js';
 import { serializeConfig, serializeManifest } from '../oci/serialize.js';
@@ -35,8 +39,8 @@ import { treeFingerprint } from '../sys/native.js';
 
 /** Larger layers are left to Node (the front program holds the whole tar in memory). */
 const MAX_LAYER_BYTES = 4 << 20;
-/** Hot files at most: the masked walk compares each path against each of them. */
-const MAX_HOT = 64;
+/** Copied files at most (native/edit_replay.c MAX_HOT). */
+const MAX_FILES = 4096;
 const UNCOMPRESSED = new Set([
   'application/vnd.oci.image.layer.v1.tar',
   'application/vnd.docker.image.rootfs.diff.tar',
@@ -175,9 +179,11 @@ export interface ReplaySection {
 export async function replayRecords(i: ReplayInput): Promise<ReplaySection | string> {
   const { result, store } = i;
   const step = result.replayable;
-  if (step === undefined) return 'its image does not end in a COPY of context files that no other step reads';
-  if (step.files.length > MAX_HOT) return `its last COPY copies more than ${MAX_HOT} files`;
-  const hot = [...new Set(step.files)].sort();
+  if (step === undefined) return 'its image does not end in a COPY of context files and directories';
+  const files = step.files;
+  if (files.length > MAX_FILES) return `its last COPY copies more than ${MAX_FILES} files`;
+  if (!files.some((f) => !f.shared)) return 'its last COPY copies only files other steps read too';
+  if (new Set(files.map((f) => f.path)).size !== files.length) return 'its last COPY copies a file twice';
   const image = result.image;
   const layers = image.manifest.layers;
   const top = layers[layers.length - 1];
@@ -191,38 +197,41 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
   const tar = readFileSync(store.content.blobPath(top.digest));
   const parsed = readTar(tar);
   if (typeof parsed === 'string') return parsed;
-  const stats = new Map<string, BigIntStats>();
-  for (const f of hot) {
-    const st = lstatSync(join(i.contextDir, f), { bigint: true });
-    if (!st.isFile()) return `${f} is not a regular file`;
-    stats.set(f, st);
-  }
   const out: Buffer[] = [];
-  const used = new Set<string>();
-  for (const e of parsed.entries) {
+  const used = new Set<number>();
+  const names = parsed.entries.map((e) => e.name.replace(/\/$/, ''));
+  for (const [n, e] of parsed.entries.entries()) {
+    const name = names[n] as string;
     if (e.type === '5') {
-      // A directory the copy made or wrote a file in: its time is the copy's (the build's, or
-      // an earlier build's when the step came from the cache), which a replay makes now.
       if (e.size !== 0) return 'a directory of the layer has a size';
-      out.push(record('entry', Buffer.concat([Buffer.from('D\0'), e.header])));
+      // A directory the copy wrote into has the copy's time (this build's, or an earlier one's
+      // when the step came from the cache), which a replay makes its own; one it wrote nothing
+      // into keeps what it has (a copied empty directory: its source's time, which is pinned).
+      const filled = names.some((other) => other.startsWith(`${name}/`));
+      out.push(record('entry', Buffer.concat([Buffer.from(filled ? 'D\0' : 'K\0'), e.header])));
       continue;
     }
     if (e.type !== '0') return 'the layer holds more than directories and files';
-    const base = e.name.slice(e.name.lastIndexOf('/') + 1);
-    const candidates = hot.filter(
-      (f) => !used.has(f) && (hot.length === 1 || f.slice(f.lastIndexOf('/') + 1) === base),
-    );
-    if (candidates.length !== 1) return `cannot tell which file ${e.name} of the layer was copied from`;
-    const f = candidates[0] as string;
-    const st = stats.get(f) as BigIntStats;
-    const data = readFileSync(join(i.contextDir, f));
+    // Which file this is: the only one copied (it may have been renamed: COPY app.py /srv/main.py),
+    // or the one whose path below what was copied ends its name (the longest such, as a shorter
+    // one is a suffix of it).
+    let found = files.length === 1 && !used.has(0) ? 0 : -1;
+    for (const [k, f] of files.entries()) {
+      if (files.length === 1 || used.has(k) || !(name === f.tail || name.endsWith(`/${f.tail}`))) continue;
+      if (found < 0 || f.tail.length > (files[found] as CopiedFile).tail.length) found = k;
+    }
+    if (found < 0) return `cannot tell which file ${e.name} of the layer was copied from`;
+    const f = files[found] as CopiedFile;
+    const path = join(i.contextDir, f.path);
+    const st = lstatSync(path);
     // Its mtime may be another's: a COPY from the cache made by an earlier build of a file with
     // the same content. A replay writes the file's own, as a build that misses the cache does.
-    if (Number(st.size) !== e.size || !data.equals(e.data)) return `${f} is not in the layer as it is now`;
-    used.add(f);
-    out.push(record('entry', Buffer.concat([Buffer.from(`F${hot.indexOf(f)}\0`), e.header])));
+    if (!st.isFile() || st.size !== e.size || !readFileSync(path).equals(e.data))
+      return `${f.path} is not in the layer as it is now`;
+    used.add(found);
+    out.push(record('entry', Buffer.concat([Buffer.from(`F${found}\0`), e.header])));
   }
-  if (used.size !== hot.length) return 'a copied file is not in the layer';
+  if (used.size !== files.length) return 'a copied file is not in the layer';
   out.push(record('trailer', String(parsed.trailer)));
 
   // Config: the top layer's diffID, and the times of the steps from the COPY on.
@@ -377,11 +386,18 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
 
   // The context with the hot files' content left out, walked again: it must be the tree the
   // build saw (the same exact digest), so the masked one is of that tree too.
-  const walked = await treeFingerprint(i.contextDir, 100_000, i.pruned, hot);
+  const walked = await treeFingerprint(
+    i.contextDir,
+    100_000,
+    i.pruned,
+    files.filter((f) => !f.shared).map((f) => f.path),
+    files.filter((f) => f.shared).map((f) => f.path),
+  );
   if (walked?.masked === undefined || walked.maskedNewestNs === undefined)
     return 'the native addon cannot leave files out of the context digest';
   if (walked.digest !== i.treeDigest) return 'the context changed during the build';
-  for (const f of hot) out.push(record('hot', f));
+  // In the order F<n> counts them (native/edit_replay.c lists them so).
+  for (const f of files) out.push(record(f.shared ? 'cold' : 'hot', f.path));
   out.push(record('masked', walked.masked));
   return { records: out, newestNs: walked.maskedNewestNs };
 }

@@ -70,6 +70,7 @@ interface Addon {
     maxEntries: number,
     pruned: string[] | undefined,
     hot: string[] | undefined,
+    whole: string[] | undefined,
     callback: (err: Error | null, fp?: TreeFingerprint) => void,
   ): void;
   /** Present when the Node binary exports OpenSSL's SHA-256. */
@@ -349,19 +350,22 @@ export function prefetchFiles(paths: string[]): Promise<void> | undefined {
  * (or with one built before it existed). Rejects with fs-like errors, E2BIG past `maxEntries`
  * entries. `pruned`: directories directly under `path` that count by name and type only
  * (nothing inside them is read). `hot`: files (relative paths) whose content the `masked`
- * digest leaves out.
+ * digest leaves out; `whole`: files it counts whole though they are copied with the hot ones.
  */
 export function treeFingerprint(
   path: string,
   maxEntries: number,
   pruned?: string[],
   hot?: string[],
+  whole?: string[],
 ): Promise<TreeFingerprint> | undefined {
   const start = optional('treeFingerprintAsync');
   return (
     start &&
     new Promise((resolve, reject) =>
-      start(path, maxEntries, pruned, hot, (err, fp) => (err ? reject(err) : resolve(fp as TreeFingerprint))),
+      start(path, maxEntries, pruned, hot, whole, (err, fp) =>
+        err ? reject(err) : resolve(fp as TreeFingerprint),
+      ),
     )
   );
 }

@@ -369,9 +369,7 @@ async function leaveMemo(
     const transcript = o.quiet ? '' : noOpTranscript(memo.events, steps);
     let replay: ReplaySection | undefined;
     if (result.replayable === undefined)
-      memo.explain?.(
-        'no edit replay: its image does not end in a COPY of context files that no other step reads',
-      );
+      memo.explain?.('no edit replay: its image does not end in a COPY of context files and directories');
     else if (o.writes.length > 0) memo.explain?.('no edit replay: it writes files outside the store');
     else if (typeof context !== 'string') {
       const { replayRecords } = await import('../edit-replay.js');
