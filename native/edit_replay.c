@@ -349,6 +349,8 @@ static bool write_temp(const char *dir, const char *prefix, const struct buf *da
   int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return false;
   bool ok = memo_write_all(fd, data->data, data->len) && (!sync || fsync(fd) == 0);
+  /* A blob is read-only whatever the umask, as FsContentStore makes it. */
+  if (ok && mode == 0444) ok = fchmod(fd, mode) == 0;
   if (close(fd) != 0) ok = false;
   if (!ok) unlink(temp);
   return ok;
