@@ -745,6 +745,8 @@ class Build {
     let selected: SelectedSource[] = [];
     let fromState: StageState | undefined;
     let fromImage: BaseImage | undefined;
+    /** What this step read of the context (stages build concurrently: not the last one pushed). */
+    let reads: Set<string> | undefined;
     if (source?.kind === 'stage') {
       fromState = await this.buildStage(source.index);
       inputs.push(`stage:${fromState.key}`);
@@ -759,7 +761,8 @@ class Build {
           ...(this.o.signal ? { signal: this.o.signal } : {}),
         });
         selected = await followSourceLinks(this.o.contextDir, selected, ignore);
-        this.contextReads.push(readPaths(selected));
+        reads = readPaths(selected);
+        this.contextReads.push(reads);
         const memo = await this.loadStatMemo();
         const before = memo.size;
         inputs.push(
@@ -883,7 +886,7 @@ class Build {
         ),
       );
     // SOURCE_DATE_EPOCH sets times a replay would have to know: not replayed.
-    if (plain && state.layers.length > layersBefore && this.epochDate === undefined)
+    if (plain && reads !== undefined && state.layers.length > layersBefore && this.epochDate === undefined)
       state.replay = {
         step: name,
         files: selected.flatMap((s) =>
@@ -897,7 +900,7 @@ class Build {
               })),
           ),
         ),
-        reads: this.contextReads[this.contextReads.length - 1] as Set<string>,
+        reads,
       };
   }
 

@@ -469,6 +469,10 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
       ],
       ['FROM replay-base\nCOPY app.txt /a\nWORKDIR /w\n', /no edit replay: its image does not end in a COPY/],
       ['FROM replay-base\nCOPY --chmod=600 app.txt /a\n', /no edit replay: its image does not end in a COPY/],
+      [
+        'FROM replay-base AS early\nCOPY app.txt /x\nFROM replay-base\nCOPY --from=early /x /y\nCOPY app.txt /a\n',
+        /no edit replay: its last COPY copies only files other steps read too/,
+      ],
     ] as const) {
       writeFileSync(join(other, 'Dockerfile'), dockerfile);
       settle();
