@@ -20,6 +20,8 @@ export interface FsEntry {
   size: number;
   sha256: string;
   link: string;
+  /** Seconds, from a layer's tar header (not compared by entryLine; walkTree leaves it out). */
+  mtime?: number;
 }
 
 export function entryLine(e: FsEntry): string {
@@ -55,6 +57,7 @@ export async function layerEntries(blob: Readable | AsyncIterable<Uint8Array>): 
       size: type === 'file' ? e.size : 0,
       sha256: type === 'file' ? sha256 : '',
       link: e.type === 'symlink' || e.type === 'hardlink' ? cleanLink(e.type, e.linkname) : '',
+      mtime: Math.floor(e.mtime),
     });
   }
   return out;

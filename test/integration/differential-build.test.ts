@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -66,9 +66,14 @@ interface Case {
   judgeLayers?: (layers: FsEntry[][]) => FsEntry[][];
   /** What the case is about, checked on our flattened filesystem besides the comparison. */
   expect?: (fs: Map<string, FsEntry>, config: Record<string, unknown>) => void;
+  /** Timestamps are not compared; a case about them maps each side's layers to what must agree. */
+  times?: (layers: FsEntry[][]) => unknown;
 }
 
 const df = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+/** 2020-01-01, in seconds: a context time no copy made now can have. */
+const OLD_TIME = 1577836800;
 
 /** Our history has these created_by lines, in this order (other lines may come between). */
 function pinHistory(...lines: string[]): NonNullable<Case['expect']> {
@@ -315,6 +320,27 @@ const cases: Case[] = [
       'COPY dir/link /links/inner',
       'COPY a.txt /etc/',
     ),
+  },
+  {
+    // The edit replay (docs/decisions.md) writes directories the same way: the copy's time for
+    // one it writes into, its own for an empty one.
+    name: 'COPY of a directory: the directories it writes into get the copy’s time, an empty one keeps its own',
+    files: { 'tree/sub/f': 'f\n', 'tree/g': 'g\n', 'tree/empty': { dir: true } },
+    prepare: async (ctx) => {
+      const old = new Date('2020-01-01T00:00:00Z');
+      for (const d of ['tree/sub', 'tree/empty', 'tree']) await utimes(join(ctx, d), old, old);
+    },
+    dockerfile: df('FROM busybox', 'COPY tree/ /t/', 'COPY tree /u/tree'),
+    times: (layers) =>
+      layers.slice(-2).map((layer) =>
+        layer
+          .filter((e) => e.type === 'dir')
+          .map(
+            (e) =>
+              `${e.path} ${e.mtime === OLD_TIME ? 'its own time' : (e.mtime ?? 0) > OLD_TIME ? 'the copy’s time' : e.mtime}`,
+          )
+          .sort(),
+      ),
   },
   {
     name: 'COPY to a destination through a symlink in the image, and over an existing file',
@@ -693,6 +719,7 @@ describe('differential: Strata vs BuildKit', { concurrency: false }, () => {
       theirs.layers.map((l) => l.map(entryLine).sort()),
     );
     compare('filesystem', ourFs.map(entryLine), flattenLayers(theirs.layers).map(entryLine));
+    if (c.times) compare('times', c.times(ourLayers), c.times(theirs.layers));
     if (c.expect) {
       try {
         c.expect(new Map(ourFs.map((e) => [e.path, e])), ourConfig);
