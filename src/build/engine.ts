@@ -174,7 +174,8 @@ export interface BuildResult {
   replayable?: ReplayableStep;
 }
 
-/** The last step of a build, a COPY of context files and directories (no links, no options). */
+/** The last step of a build, a COPY of context files and directories (no links, no --parents,
+ * no --exclude). */
 export interface ReplayableStep {
   /** Its progress name ("[3/3] COPY app.py /opt/app.py"). */
   step: string;
@@ -876,8 +877,6 @@ class Build {
       urls.length === 0 &&
       heredocs.length === 0 &&
       localPaths.length > 0 &&
-      i.chown === undefined &&
-      i.chmod === undefined &&
       !i.parents &&
       i.exclude.length === 0 &&
       selected.every((s) =>

@@ -346,6 +346,35 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     });
   }
 
+  test('COPY --chown and --chmod: the replay writes the owner and mode the CLI wrote', (t) => {
+    if (skipIf(t, reason)) return;
+    const owned = join(tmp.path, 'owned');
+    rmSync(owned, { recursive: true, force: true });
+    execFileSync('cp', ['-r', ctx, owned]);
+    writeFileSync(
+      join(owned, 'Dockerfile'),
+      'FROM replay-base\nCOPY --chown=1000:1001 --chmod=640 app.txt lib /srv/\n',
+    );
+    const args = ['build', '-q', '-t', 'replay:owned', owned];
+    settle();
+    built(args);
+    appendFileSync(join(owned, 'app.txt'), 'owned\n');
+    settle();
+    const r = answer(args);
+    assert.equal(r.code, 0, r.stderr);
+    const replayed = tarEntries(image('replay:owned').top);
+    built(['build', '-q', '-t', 'replay:owned-cli', owned], { STRATA_BUILD_MEMO: '0' });
+    const viaCli = tarEntries(image('replay:owned-cli').top);
+    const dirsTimeless = (e: ReturnType<typeof tarEntries>[number]) =>
+      e.type === '5' ? { ...e, mtime: 0 } : e;
+    assert.deepEqual(replayed.map(dirsTimeless), viaCli.map(dirsTimeless));
+    const app = replayed.find((e) => e.name === 'srv/app.txt');
+    assert.deepEqual(
+      [app?.uid, app?.gid, app?.mode, app?.data],
+      [1000, 1001, 0o640, readFileSync(join(owned, 'app.txt'), 'utf8')],
+    );
+  });
+
   test('a COPY of other files before the last one: edits of the last one’s files replay, of the others not', (t) => {
     if (skipIf(t, reason)) return;
     const two = join(tmp.path, 'two');
@@ -468,7 +497,7 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
         /no edit replay: its last COPY copies only files other steps read too/,
       ],
       ['FROM replay-base\nCOPY app.txt /a\nWORKDIR /w\n', /no edit replay: its image does not end in a COPY/],
-      ['FROM replay-base\nCOPY --chmod=600 app.txt /a\n', /no edit replay: its image does not end in a COPY/],
+      ['FROM replay-base\nADD app.txt /a\n', /no edit replay: its image does not end in a COPY/],
       [
         'FROM replay-base AS early\nCOPY app.txt /x\nFROM replay-base\nCOPY --from=early /x /y\nCOPY app.txt /a\n',
         /no edit replay: its last COPY copies only files other steps read too/,
