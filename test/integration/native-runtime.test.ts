@@ -315,7 +315,13 @@ test('native launcher: when the builder is SIGKILLed mid-step, its container die
       return n;
     };
     try {
-      assert.equal(await sleepers(), 1, 'the step is running');
+      // "up" is printed before the shell starts the sleep: wait for it to exist.
+      let running = await sleepers();
+      for (let i = 0; i < 40 && running === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running = await sleepers();
+      }
+      assert.equal(running, 1, 'the step is running');
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       let left = 1;
