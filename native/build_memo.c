@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "edit_replay.h"
 #include "sha256.h"
 #include "tree_fingerprint.h"
@@ -23,26 +24,7 @@
 #define HEADER "strata-build-memo 1"
 #define MAX_RECORD_FILE (64u << 20)
 
-struct bytes {
-  char *data;
-  size_t len, cap;
-};
-
-static bool append(struct bytes *b, const void *data, size_t n) {
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (grown == NULL) return false;
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  return true;
-}
-
-static bool append_field(struct bytes *b, const char *text) { return append(b, text, strlen(text) + 1); }
+static bool append_field(struct bytes *b, const char *text) { return bytes_append(b, text, strlen(text) + 1); }
 
 /* Same list as keyedEnv() in src/cli/build-memo.ts. */
 static bool keyed_env(const char *entry) {
@@ -60,7 +42,7 @@ static bool memo_key(struct bytes *key, int argc, char **argv, char **envp, cons
   if (getcwd(cwd, sizeof(cwd)) == NULL) return false;
   bool ok = append_field(key, HEADER);
   snprintf(line, sizeof(line), "uid=%u", (unsigned)geteuid());
-  ok = ok && append_field(key, line) && append(key, "cwd=", 4) && append_field(key, cwd) && append(key, "entry=", 6) &&
+  ok = ok && append_field(key, line) && bytes_append(key, "cwd=", 4) && append_field(key, cwd) && bytes_append(key, "entry=", 6) &&
        append_field(key, entry);
   snprintf(line, sizeof(line), "argc=%d", argc - 1);
   ok = ok && append_field(key, line);
@@ -100,18 +82,9 @@ static bool memo_dir(char *out, size_t size) {
 static bool read_file(const char *path, int flags, struct bytes *out, struct stat *st) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
   if (fd < 0) return false;
-  bool ok = fstat(fd, st) == 0 && S_ISREG(st->st_mode) && (size_t)st->st_size <= MAX_RECORD_FILE;
-  if (ok) {
-    out->len = 0;
-    while (ok) {
-      char buf[65536];
-      ssize_t got = read(fd, buf, sizeof(buf));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0 || (size_t)got + out->len > MAX_RECORD_FILE) ok = false;
-      if (got <= 0) break;
-      ok = append(out, buf, (size_t)got);
-    }
-  }
+  out->len = 0;
+  bool ok = fstat(fd, st) == 0 && S_ISREG(st->st_mode) && (size_t)st->st_size <= MAX_RECORD_FILE &&
+            bytes_read_fd(out, fd, MAX_RECORD_FILE);
   close(fd);
   return ok;
 }
@@ -156,6 +129,14 @@ static bool same_stat(const char *payload, size_t len) {
 }
 
 #define explain memo_explain
+
+/* Records only the edit replay reads (edit_replay.c; src/cli/edit-replay.ts writes them). */
+static bool replay_tag(const char *tag) {
+  static const char *const tags[] = {"hot", "cold", "entry", "trailer", "tpl", "tpath", "tbody", "own", "store"};
+  for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+    if (strcmp(tag, tags[i]) == 0) return true;
+  return false;
+}
 
 
 /* "directory\0digest", then "\0name" for each pruned top-level directory: the tree's
@@ -299,10 +280,7 @@ int build_memo_answer(int argc, char **argv, char **envp, const char *entry) {
       ended = true;
     } else if (strcmp(tag, "masked") == 0) {
       replayable = true;
-    } else if (strcmp(tag, "hot") != 0 && strcmp(tag, "cold") != 0 && strcmp(tag, "entry") != 0 &&
-               strcmp(tag, "trailer") != 0 &&
-               strcmp(tag, "tpl") != 0 && strcmp(tag, "tpath") != 0 && strcmp(tag, "tbody") != 0 &&
-               strcmp(tag, "own") != 0 && strcmp(tag, "store") != 0) {
+    } else if (!replay_tag(tag)) {
       explain("the record has a check this program does not know", tag);
       goto out; /* not answered */
     }

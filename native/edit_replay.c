@@ -20,33 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "sha256.h"
 #include "tree_fingerprint.h"
 
 #define MAX_HOT 4096
 #define MAX_FILE (4u << 20) /* the CLI leaves larger layers to itself (MAX_LAYER_BYTES) */
-
-struct buf {
-  char *data;
-  size_t len, cap;
-};
-
-static bool put(struct buf *b, const void *data, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (grown == NULL) return false;
-    b->data = grown;
-    b->cap = cap;
-  }
-  if (n) memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0'; /* always terminated: paths are used as strings */
-  return true;
-}
-
-static bool puts_(struct buf *b, const char *s) { return put(b, s, strlen(s)); }
 
 struct replay {
   /* The copied files, in the record's order: hot ones (their content may change) and, marked
@@ -100,12 +79,12 @@ enum tree_state replay_check_tree(const struct memo_rec *recs, size_t n, struct 
   const char *end = tree->payload + tree->len;
   const char *pruned[256];
   size_t n_pruned = 0;
-  struct buf names = {0};
+  struct bytes names = {0};
   bool ok = nul != NULL && end - (nul + 1) >= 64;
   if (ok) {
     r->context = strndup(tree->payload, (size_t)(nul - tree->payload));
     const char *p = nul + 1 + 64;
-    ok = r->context != NULL && (p == end || *p == '\0') && put(&names, p, (size_t)(end - p));
+    ok = r->context != NULL && (p == end || *p == '\0') && bytes_append(&names, p, (size_t)(end - p));
   }
   /* names.data: "\0a\0b" (terminated by put): each name follows a NUL */
   for (size_t i = 0; ok && i < names.len && n_pruned < 256; i++)
@@ -156,21 +135,21 @@ struct values {
 };
 
 /* The template's text with each "\0NAME\0" hole filled; false for a hole without a value. */
-static bool fill(const char *tpl, size_t len, const struct values *v, struct buf *out) {
+static bool fill(const char *tpl, size_t len, const struct values *v, struct bytes *out) {
   out->len = 0;
-  if (!put(out, "", 0)) return false;
+  if (!bytes_append(out, "", 0)) return false;
   const char *p = tpl, *end = tpl + len;
   while (p < end) {
     const char *hole = memchr(p, '\0', (size_t)(end - p));
-    if (hole == NULL) return put(out, p, (size_t)(end - p));
-    if (!put(out, p, (size_t)(hole - p))) return false;
+    if (hole == NULL) return bytes_append(out, p, (size_t)(end - p));
+    if (!bytes_append(out, p, (size_t)(hole - p))) return false;
     const char *name = hole + 1, *close = memchr(name, '\0', (size_t)(end - name));
     if (close == NULL) return false;
     int found = -1;
     for (int i = 0; i < N_VALUES; i++)
       if (strlen(VALUE_NAMES[i]) == (size_t)(close - name) && memcmp(VALUE_NAMES[i], name, (size_t)(close - name)) == 0)
         found = i;
-    if (found < 0 || !v->set[found] || !puts_(out, v->text[found])) return false;
+    if (found < 0 || !v->set[found] || !bytes_append_str(out, v->text[found])) return false;
     p = close + 1;
   }
   return true;
@@ -181,7 +160,7 @@ static void set_value(struct values *v, int which, const char *text) {
   v->set[which] = true;
 }
 
-static void set_digest(struct values *v, int which, int size_which, const struct buf *data, char hex_out[65]) {
+static void set_digest(struct values *v, int which, int size_which, const struct bytes *data, char hex_out[65]) {
   struct sha256 h;
   uint8_t d[32];
   char text[80];
@@ -237,7 +216,7 @@ static void set_checksum(char *h) {
 }
 
 /* Reads hot file i whole, if it is still what the walk saw. */
-static bool read_hot(const struct replay *r, size_t i, struct buf *out) {
+static bool read_hot(const struct replay *r, size_t i, struct bytes *out) {
   char path[PATH_MAX];
   if (snprintf(path, sizeof(path), "%s/%s", r->context, r->hot[i]) >= (int)sizeof(path)) return false;
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -249,21 +228,14 @@ static bool read_hot(const struct replay *r, size_t i, struct buf *out) {
             a.st_ctim.tv_sec == w->st_ctim.tv_sec && a.st_ctim.tv_nsec == w->st_ctim.tv_nsec &&
             (uint64_t)a.st_size <= MAX_FILE;
   size_t start = out->len;
-  while (ok) {
-    char chunk[65536];
-    ssize_t got = read(fd, chunk, sizeof(chunk));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) ok = false;
-    if (got <= 0) break;
-    ok = put(out, chunk, (size_t)got);
-  }
+  ok = ok && bytes_read_fd(out, fd, start + MAX_FILE);
   ok = ok && fstat(fd, &b) == 0 && b.st_size == a.st_size && b.st_ctim.tv_sec == a.st_ctim.tv_sec &&
        b.st_ctim.tv_nsec == a.st_ctim.tv_nsec && out->len - start == (size_t)a.st_size;
   close(fd);
   return ok;
 }
 
-static bool make_layer(const struct memo_rec *recs, size_t n, const struct replay *r, int64_t now_ms, struct buf *tar) {
+static bool make_layer(const struct memo_rec *recs, size_t n, const struct replay *r, int64_t now_ms, struct bytes *tar) {
   static const char zeros[512];
   for (size_t i = 0; i < r->n_hot; i++)
     if (!r->hot_found[i]) return false;
@@ -277,7 +249,7 @@ static bool make_layer(const struct memo_rec *recs, size_t n, const struct repla
       long zero_bytes = strtol(text, NULL, 10);
       if (zero_bytes < 1024 || zero_bytes > 1 << 20) return false;
       for (long done = 0; done < zero_bytes; done += 512)
-        if (!put(tar, zeros, (size_t)(zero_bytes - done < 512 ? zero_bytes - done : 512))) return false;
+        if (!bytes_append(tar, zeros, (size_t)(zero_bytes - done < 512 ? zero_bytes - done : 512))) return false;
       trailer = true;
       continue;
     }
@@ -290,9 +262,9 @@ static bool make_layer(const struct memo_rec *recs, size_t n, const struct repla
     if (recs[i].payload[0] == 'D' && nul == recs[i].payload + 1) {
       octal_field(h + 136, 12, (uint64_t)(now_ms / 1000));
       set_checksum(h);
-      if (!put(tar, h, 512)) return false;
+      if (!bytes_append(tar, h, 512)) return false;
     } else if (recs[i].payload[0] == 'K' && nul == recs[i].payload + 1) {
-      if (!put(tar, h, 512)) return false; /* as it was: a directory the copy wrote nothing into */
+      if (!bytes_append(tar, h, 512)) return false; /* as it was: a directory the copy wrote nothing into */
     } else if (recs[i].payload[0] == 'F') {
       char *after;
       unsigned long which = strtoul(recs[i].payload + 1, &after, 10);
@@ -301,9 +273,9 @@ static bool make_layer(const struct memo_rec *recs, size_t n, const struct repla
       octal_field(h + 124, 12, (uint64_t)st->st_size);
       octal_field(h + 136, 12, (uint64_t)st->st_mtim.tv_sec);
       set_checksum(h);
-      if (st->st_mtim.tv_sec < 0 || !put(tar, h, 512) || !read_hot(r, which, tar)) return false;
+      if (st->st_mtim.tv_sec < 0 || !bytes_append(tar, h, 512) || !read_hot(r, which, tar)) return false;
       size_t pad = (512 - (size_t)st->st_size % 512) % 512;
-      if (!put(tar, zeros, pad)) return false;
+      if (!bytes_append(tar, zeros, pad)) return false;
     } else {
       return false;
     }
@@ -341,7 +313,7 @@ static bool fsync_dir(const char *dir) {
 }
 
 /* A new file `dir`/<prefix><pid>-<random> with `data`, synced (`sync`) and closed; its path in `temp`. */
-static bool write_temp(const char *dir, const char *prefix, const struct buf *data, mode_t mode, bool sync, char *temp,
+static bool write_temp(const char *dir, const char *prefix, const struct bytes *data, mode_t mode, bool sync, char *temp,
                        size_t size) {
   char rnd[17];
   if (!random_hex(rnd, 8)) return false;
@@ -358,7 +330,7 @@ static bool write_temp(const char *dir, const char *prefix, const struct buf *da
 
 /* FsContentStore.writeBytes with deferDirSync: the ingest file synced, then linked as the blob
  * (one already there is kept, its GC age refreshed). */
-static bool write_blob(const char *blobs, const char *ingest, const struct buf *data, const char *hex) {
+static bool write_blob(const char *blobs, const char *ingest, const struct bytes *data, const char *hex) {
   char temp[PATH_MAX], final[PATH_MAX];
   if (snprintf(final, sizeof(final), "%s/%s", blobs, hex) >= (int)sizeof(final)) return false;
   if (!write_temp(ingest, "", data, 0444, true, temp, sizeof(temp))) return false;
@@ -372,7 +344,7 @@ static bool write_blob(const char *blobs, const char *ingest, const struct buf *
 }
 
 /* writeFileAtomic: temp in the metadata's tmp folder, synced, renamed, the folder synced. */
-static bool write_record(const char *tmp_dir, const char *path, const struct buf *data) {
+static bool write_record(const char *tmp_dir, const char *path, const struct bytes *data) {
   char temp[PATH_MAX], dir[PATH_MAX];
   if (!write_temp(tmp_dir, ".tmp-", data, 0644, true, temp, sizeof(temp))) return false;
   if (rename(temp, path) != 0) {
@@ -450,17 +422,25 @@ static const struct memo_rec *template_named(const struct memo_rec *recs, size_t
   return NULL;
 }
 
-static bool fill_named(const struct memo_rec *recs, size_t n, const char *name, const struct values *v, struct buf *out) {
+static bool fill_named(const struct memo_rec *recs, size_t n, const char *name, const struct values *v, struct bytes *out) {
   const char *tpl;
   size_t len;
   return template_named(recs, n, name, &tpl, &len) != NULL && fill(tpl, len, v, out);
 }
 
-static bool add_record(struct buf *memo, const char *tag, const char *a, size_t a_len, const char *b, size_t b_len) {
+static bool add_record(struct bytes *memo, const char *tag, const char *a, size_t a_len, const char *b, size_t b_len) {
   char head[64];
   snprintf(head, sizeof(head), "%s %zu\n", tag, a_len + (b ? 1 + b_len : 0));
-  return puts_(memo, head) && put(memo, a, a_len) && (b == NULL || (put(memo, "", 1) && put(memo, b, b_len))) &&
-         put(memo, "\n", 1);
+  return bytes_append_str(memo, head) && bytes_append(memo, a, a_len) && (b == NULL || (bytes_append(memo, "", 1) && bytes_append(memo, b, b_len))) &&
+         bytes_append(memo, "\n", 1);
+}
+
+/* A `blob` pin of a blob the replay replaces (an `own` record names it). */
+static bool is_own(const struct memo_rec *recs, size_t n, const struct memo_rec *blob) {
+  for (size_t j = 0; j < n; j++)
+    if (strcmp(recs[j].tag, "own") == 0 && recs[j].len == blob->len && memcmp(recs[j].payload, blob->payload, blob->len) == 0)
+      return true;
+  return false;
 }
 
 #define MAX_WRITES 16
@@ -470,8 +450,8 @@ static bool add_record(struct buf *memo, const char *tag, const char *a, size_t 
 int edit_replay(const struct memo_rec *recs, size_t n, const char *memo_path, struct replay *r) {
   struct values v = {0};
   struct store_paths s;
-  struct buf tar = {0}, config = {0}, manifest = {0}, out = {0}, err = {0}, memo = {0}, noop_out = {0}, noop_err = {0};
-  struct buf paths[MAX_WRITES] = {0}, bodies[MAX_WRITES] = {0};
+  struct bytes tar = {0}, config = {0}, manifest = {0}, out = {0}, err = {0}, memo = {0}, noop_out = {0}, noop_err = {0};
+  struct bytes paths[MAX_WRITES] = {0}, bodies[MAX_WRITES] = {0};
   size_t n_writes = 0;
   int result = 0;
   char layer_hex[65], config_hex[65], manifest_hex[65], blob[PATH_MAX + 80];
@@ -521,11 +501,7 @@ int edit_replay(const struct memo_rec *recs, size_t n, const char *memo_path, st
     if (strcmp(recs[i].tag, "blob") != 0 || recs[i].len >= sizeof(blob)) continue;
     memcpy(blob, recs[i].payload, recs[i].len);
     blob[recs[i].len] = '\0';
-    bool own = false;
-    for (size_t j = 0; j < n; j++)
-      own = own || (strcmp(recs[j].tag, "own") == 0 && recs[j].len == recs[i].len &&
-                    memcmp(recs[j].payload, recs[i].payload, recs[i].len) == 0);
-    if (!own) complete = exists_file(blob);
+    if (!is_own(recs, n, &recs[i])) complete = exists_file(blob);
   }
   const char *hexes[3] = {layer_hex, config_hex, manifest_hex};
   for (int i = 0; i < 3 && complete; i++) {
@@ -562,7 +538,7 @@ int edit_replay(const struct memo_rec *recs, size_t n, const char *memo_path, st
     }
   }
   bool fresh = r->newest_ns < r->started_ns - margin;
-  bool ok = r->cold_newest_ns < r->started_ns - margin && puts_(&memo, "strata-build-memo 1\n");
+  bool ok = r->cold_newest_ns < r->started_ns - margin && bytes_append_str(&memo, "strata-build-memo 1\n");
   bool written[MAX_WRITES] = {0};
   for (size_t i = 0; ok && i < n; i++) {
     const struct memo_rec *rec = &recs[i];
@@ -577,14 +553,11 @@ int edit_replay(const struct memo_rec *recs, size_t n, const char *memo_path, st
       }
       if (!replaced) ok = add_record(&memo, tag, rec->payload, rec->len, NULL, 0);
     } else if (strcmp(tag, "blob") == 0) {
-      bool own = false;
-      for (size_t j = 0; j < n; j++)
-        own = own || (strcmp(recs[j].tag, "own") == 0 && recs[j].len == rec->len && memcmp(recs[j].payload, rec->payload, rec->len) == 0);
-      if (!own) ok = add_record(&memo, tag, rec->payload, rec->len, NULL, 0);
+      if (!is_own(recs, n, rec)) ok = add_record(&memo, tag, rec->payload, rec->len, NULL, 0);
     } else if (strcmp(tag, "tree") == 0) {
-      struct buf t = {0};
+      struct bytes t = {0};
       size_t dir_len = strlen(r->context);
-      ok = put(&t, rec->payload, rec->len) && rec->len >= dir_len + 65;
+      ok = bytes_append(&t, rec->payload, rec->len) && rec->len >= dir_len + 65;
       if (ok) memcpy(t.data + dir_len + 1, fresh ? r->digest : NO_TREE, 64);
       ok = ok && add_record(&memo, tag, t.data, t.len, NULL, 0);
       free(t.data);

@@ -234,14 +234,7 @@ interface StageState {
 
 interface StageReplay extends ReplayableStep {
   /** What that COPY read of the context (one of Build.contextReads). */
-  reads: Set<string>;
-}
-
-/** Every context path a selection reads: each match and every entry below it. */
-function readPaths(selected: SelectedSource[]): Set<string> {
-  return new Set(
-    selected.flatMap((s) => s.matches.flatMap((m) => [m.path, ...m.entries.map((e) => e.path)])),
-  );
+  reads: SelectedSource[];
 }
 
 /** Context files about to be hashed are read in many at a time, from a worker: a context
@@ -264,9 +257,9 @@ class Build {
   private readonly warnings: string[] = [];
   private readonly externalInputs: string[] = [];
   private readonly steps: StepReport[] = [];
-  /** The context paths each step that read the context read (COPY/ADD sources with every entry
-   * below them, RUN bind mounts of it): a replayable COPY's files must be in no other. */
-  private readonly contextReads: Set<string>[] = [];
+  /** What each step that read the context selected (COPY/ADD sources, RUN bind mounts of it):
+   * a replayable COPY's files that another step read too are marked shared. */
+  private readonly contextReads: SelectedSource[][] = [];
   private readonly stageResults = new Map<number, Promise<StageState>>();
   private readonly imageSources = new Map<string, Promise<BaseImage>>();
   private ignorePatterns: Promise<string[]> | undefined;
@@ -747,7 +740,7 @@ class Build {
     let fromState: StageState | undefined;
     let fromImage: BaseImage | undefined;
     /** What this step read of the context (stages build concurrently: not the last one pushed). */
-    let reads: Set<string> | undefined;
+    let reads: SelectedSource[] | undefined;
     if (source?.kind === 'stage') {
       fromState = await this.buildStage(source.index);
       inputs.push(`stage:${fromState.key}`);
@@ -762,7 +755,7 @@ class Build {
           ...(this.o.signal ? { signal: this.o.signal } : {}),
         });
         selected = await followSourceLinks(this.o.contextDir, selected, ignore);
-        reads = readPaths(selected);
+        reads = selected;
         this.contextReads.push(reads);
         const memo = await this.loadStatMemo();
         const before = memo.size;
@@ -964,7 +957,7 @@ class Build {
         );
       } else if (m.type === 'bind') {
         const sel = await selectSources(this.o.contextDir, [m.source], await this.loadIgnore());
-        this.contextReads.push(readPaths(sel));
+        this.contextReads.push(sel);
         inputs.push(
           await checksumSources(sel, { memo: await this.loadStatMemo(), prefetch: prefetchContextFiles }),
         );
@@ -1043,13 +1036,15 @@ class Build {
   }
 
   /** BuildResult.replayable: the stage's last COPY, its files marked when another step read them. */
-  private replayable(replay: StageReplay | undefined): ReplayableStep | undefined {
-    if (replay === undefined) return undefined;
-    const others = this.contextReads.filter((set) => set !== replay.reads);
-    return {
-      step: replay.step,
-      files: replay.files.map((f) => ({ ...f, shared: others.some((set) => set.has(f.path)) })),
-    };
+  private replayable(replay: StageReplay): ReplayableStep {
+    const copied = new Set(replay.files.map((f) => f.path));
+    const shared = new Set<string>();
+    for (const selection of this.contextReads) {
+      if (selection === replay.reads) continue;
+      for (const s of selection)
+        for (const m of s.matches) for (const e of m.entries) if (copied.has(e.path)) shared.add(e.path);
+    }
+    return { step: replay.step, files: replay.files.map((f) => ({ ...f, shared: shared.has(f.path) })) };
   }
 
   private async export(target: StageState): Promise<BuildResult> {

@@ -60,7 +60,7 @@ import { createProgressRenderer } from './render/progress.js';
 const HEADER = 'strata-build-memo 1';
 /** Contexts walked for a fingerprint at most this big (~100 ms here): past it, no memo. The
  * front program stops walking there too (native/tree_fingerprint.h MEMO_MAX_CONTEXT_ENTRIES). */
-const MAX_CONTEXT_ENTRIES = 100_000;
+export const MAX_CONTEXT_ENTRIES = 100_000;
 /** A tree digest no walk gives (native/edit_replay.c writes the same). */
 const NO_TREE = '-'.repeat(64);
 /** Records kept; past this the oldest half goes (one record per distinct invocation). */
@@ -297,7 +297,8 @@ function readIfExists(path: string): Buffer | undefined {
   }
 }
 
-function record(tag: string, payload: Buffer | string): Buffer {
+/** One record of a memo file: `<tag> <length>\n<payload>\n`. */
+export function memoRecord(tag: string, payload: Buffer | string): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
   return Buffer.concat([Buffer.from(`${tag} ${body.length}\n`), body, Buffer.from('\n')]);
 }
@@ -326,16 +327,16 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
   if (tree.newestNs >= racyFromNs && !replayOnly)
     return skip('a context file changed just before or during the build');
 
-  const out: Buffer[] = [Buffer.from(`${HEADER}\n`), record('key', m.key)];
+  const out: Buffer[] = [Buffer.from(`${HEADER}\n`), memoRecord('key', m.key)];
   for (const path of m.code) {
     const st = statSync(path, { bigint: true });
-    out.push(record('stat', `${path}\0${st.size}\0${st.mtimeNs}\0${st.ino}`));
+    out.push(memoRecord('stat', `${path}\0${st.size}\0${st.mtimeNs}\0${st.ino}`));
   }
   const pin = (path: string, now: Buffer | undefined) =>
     out.push(
       now === undefined
-        ? record('absent', path)
-        : record('file', Buffer.concat([Buffer.from(`${path}\0`), now])),
+        ? memoRecord('absent', path)
+        : memoRecord('file', Buffer.concat([Buffer.from(`${path}\0`), now])),
     );
   for (const f of m.files) {
     const now = readIfExists(f.path);
@@ -359,11 +360,11 @@ export function writeBuildMemo(m: BuildMemoInput): string | undefined {
       return skip('the store changed during the build');
     pin(path, now);
   }
-  for (const path of m.blobs) out.push(record('blob', path));
-  out.push(record('tree', [m.contextDir, replayOnly ? NO_TREE : tree.digest, ...pruned].join('\0')));
-  for (const w of m.writes ?? []) out.push(record('write', `${w.path}\0${w.content}`));
+  for (const path of m.blobs) out.push(memoRecord('blob', path));
+  out.push(memoRecord('tree', [m.contextDir, replayOnly ? NO_TREE : tree.digest, ...pruned].join('\0')));
+  for (const w of m.writes ?? []) out.push(memoRecord('write', `${w.path}\0${w.content}`));
   out.push(...(m.replay?.records ?? []));
-  out.push(record('stdout', m.stdout), record('stderr', m.stderr), record('end', ''));
+  out.push(memoRecord('stdout', m.stdout), memoRecord('stderr', m.stderr), memoRecord('end', ''));
 
   mkdirSync(m.dir, { recursive: true, mode: 0o700 });
   // The front program refuses a folder another user owns or may write in: no record there.

@@ -28,14 +28,15 @@
 
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BLOCK_SIZE, computeChecksum, decodeHeader, paddingFor } from '../archive/tar-header.js';
 import type { BuildResult, CopiedFile } from '../build/engine.js';
-import type { Digest } from '../digest/digest.js';
-import { digestHex } from '../digest/digest.js';
+import { type Digest, digestHex } from '../digest/digest.js';
 import { serializeConfig, serializeManifest } from '../oci/serialize.js';
 import type { ImageConfig, Manifest } from '../oci/types.js';
 import { IMAGE_ID_LABEL } from '../store/image-store.js';
 import type { Store } from '../store/store.js';
 import { treeFingerprint } from '../sys/native.js';
+import { MAX_CONTEXT_ENTRIES, memoRecord as record } from './build-memo.js';
 
 /** Larger layers are left to Node (the front program holds the whole tar in memory). */
 const MAX_LAYER_BYTES = 4 << 20;
@@ -46,10 +47,10 @@ const UNCOMPRESSED = new Set([
   'application/vnd.docker.image.rootfs.diff.tar',
 ]);
 
-export type Values = Record<string, string>;
+type Values = Record<string, string>;
 
 /** A template's bytes with `values` in its holes (what native/edit_replay.c does). */
-export function fillTemplate(template: string, values: Values): string {
+function fillTemplate(template: string, values: Values): string {
   const parts = template.split('\0');
   if (parts.length % 2 === 0) throw new Error('a hole is not closed');
   let out = '';
@@ -83,63 +84,50 @@ interface TarEntry {
   type: string;
   name: string;
   size: number;
-  mtime: number;
   data: Buffer;
 }
 
 const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+const isZeroPadding = (bytes: Buffer) => bytes.every((b) => b === 0);
 
-function headerField(h: Buffer, at: number, len: number): string {
-  return h.subarray(at, at + len).toString('latin1');
-}
-
-/** The checksum field as Strata's tar writer (and the replay) writes it. */
-function checksumField(h: Buffer): string {
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] as number);
-  return `${sum.toString(8).padStart(6, '0')}\0 `;
-}
-
-/** The entries of a tar whose headers have exactly the fields the replay writes, or why not. */
+/** The entries of a tar whose size, mtime and checksum fields are exactly as the replay writes
+ * them (octal digits and a NUL; the checksum with a NUL and a space, as Strata's tar writer
+ * does), or why not. */
 function readTar(tar: Buffer): { entries: TarEntry[]; trailer: number } | string {
   const entries: TarEntry[] = [];
+  const field = (h: Buffer, at: number, len: number) => h.subarray(at, at + len).toString('latin1');
   let at = 0;
-  while (at + 512 <= tar.length) {
-    const h = tar.subarray(at, at + 512);
-    if (h.every((b) => b === 0)) break;
-    const size = Number.parseInt(headerField(h, 124, 12), 8);
-    const mtime = Number.parseInt(headerField(h, 136, 12), 8);
+  while (at + BLOCK_SIZE <= tar.length) {
+    const block = tar.subarray(at, at + BLOCK_SIZE);
+    let h: ReturnType<typeof decodeHeader>;
+    try {
+      h = decodeHeader(block, at);
+    } catch {
+      return 'a layer header does not decode';
+    }
+    if (h === undefined) break;
     if (
-      !Number.isSafeInteger(size) ||
-      !Number.isSafeInteger(mtime) ||
-      headerField(h, 124, 12) !== octal(size, 12) ||
-      headerField(h, 136, 12) !== octal(mtime, 12) ||
-      headerField(h, 148, 8) !== checksumField(h)
+      field(block, 124, 12) !== octal(h.size, 12) ||
+      field(block, 136, 12) !== octal(h.mtime, 12) ||
+      field(block, 148, 8) !== `${octal(computeChecksum(block).unsigned, 7)} `
     )
       return 'a layer header is not in the form the replay writes';
-    const type = String.fromCharCode(h[156] as number);
-    const nul = (b: Buffer) => {
-      const i = b.indexOf(0);
-      return b.subarray(0, i < 0 ? b.length : i).toString('utf8');
-    };
-    const prefix = nul(h.subarray(345, 500));
-    const name = (prefix ? `${prefix}/` : '') + nul(h.subarray(0, 100));
-    const data = tar.subarray(at + 512, at + 512 + size);
-    const padded = Math.ceil(size / 512) * 512;
-    if (!tar.subarray(at + 512 + size, at + 512 + padded).every((b) => b === 0))
+    const end = at + BLOCK_SIZE + h.size;
+    if (!isZeroPadding(tar.subarray(end, end + paddingFor(h.size))))
       return 'a layer entry is not padded with zeros';
-    entries.push({ header: Buffer.from(h), type, name, size, mtime, data });
-    at += 512 + padded;
+    entries.push({
+      header: Buffer.from(block),
+      type: h.typeflag,
+      name: h.name.replace(/\/$/, ''),
+      size: h.size,
+      data: tar.subarray(at + BLOCK_SIZE, end),
+    });
+    at = end + paddingFor(h.size);
   }
   const rest = tar.subarray(at);
-  if (rest.length < 1024 || !rest.every((b) => b === 0))
+  if (rest.length < 2 * BLOCK_SIZE || !isZeroPadding(rest))
     return 'the layer does not end as the replay ends it';
   return { entries, trailer: rest.length };
-}
-
-function record(tag: string, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  return Buffer.concat([Buffer.from(`${tag} ${body.length}\n`), body, Buffer.from('\n')]);
 }
 
 /** An image record or a name as FsRecordStore writes them: the fields a replay sets. */
@@ -199,9 +187,9 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
   if (typeof parsed === 'string') return parsed;
   const out: Buffer[] = [];
   const used = new Set<number>();
-  const names = parsed.entries.map((e) => e.name.replace(/\/$/, ''));
-  for (const [n, e] of parsed.entries.entries()) {
-    const name = names[n] as string;
+  const names = parsed.entries.map((e) => e.name);
+  for (const e of parsed.entries) {
+    const name = e.name;
     if (e.type === '5') {
       if (e.size !== 0) return 'a directory of the layer has a size';
       // A directory the copy wrote into has the copy's time (this build's, or an earlier one's
@@ -295,11 +283,8 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
 
   // The image record and the tags, as records.put and names.set write them.
   const imagePath = store.images.records.pathOf(image.id);
-  const expectedImagePath = join(store.images.records.dir, `sha256%3A${digestHex(image.id)}.json`);
-  if (imagePath !== expectedImagePath) return 'its image record is not where the replay would write it';
-  const writes: Array<{ path: string; body: string }> = [
-    { path: `${store.images.records.dir}/sha256%3A${hole('CONFIG_HEX')}.json`, body: '' },
-  ];
+  const imagePathTpl = cut(imagePath, [[digestHex(image.id), 'CONFIG_HEX', 1]]);
+  if (imagePathTpl === undefined) return 'its image record is not named by its ID';
   const SENT_ISO = '2199-02-02T02:02:02.222Z';
   // Records are JSON.stringify's output (FsRecordStore.put): parsed and written again with
   // sentinels in the replay's places, they give its templates.
@@ -330,7 +315,8 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
     ],
   );
   if (imageTpl === undefined) return 'its image record does not come back from a template';
-  (writes[0] as { body: string }).body = imageTpl;
+  // The image record first: native/edit_replay.c writes it under the gc lock.
+  const writes = [{ path: imagePathTpl, body: imageTpl }];
   for (const tag of result.tags) {
     const path = store.meta.names.pathOf(tag);
     const tpl = recordTemplate(
@@ -388,7 +374,7 @@ export async function replayRecords(i: ReplayInput): Promise<ReplaySection | str
   // build saw (the same exact digest), so the masked one is of that tree too.
   const walked = await treeFingerprint(
     i.contextDir,
-    100_000,
+    MAX_CONTEXT_ENTRIES,
     i.pruned,
     files.filter((f) => !f.shared).map((f) => f.path),
     files.filter((f) => f.shared).map((f) => f.path),

@@ -67,6 +67,12 @@ function tarEntries(tar: Buffer) {
   return out;
 }
 
+/** Entries with the times of directories left out, but for those named in `kept`: a replay and
+ * a CLI build give the directories a copy writes into each its own time. */
+function dirsTimeless(entries: ReturnType<typeof tarEntries>, kept: string[] = []) {
+  return entries.map((e) => (e.type === '5' && !kept.includes(e.name) ? { ...e, mtime: 0 } : e));
+}
+
 describe('the edit replay: a COPY-last image rebuilt by the front program', { concurrency: false }, () => {
   let tmp: { path: string; cleanup(): Promise<void> };
   let env: NodeJS.ProcessEnv;
@@ -96,6 +102,25 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     const config = JSON.parse(blob(manifest.config.digest).toString('utf8'));
     const layer = (i: number) => blob(manifest.layers.at(i).digest);
     return { rec, manifest, config, top: layer(-1), layer };
+  };
+
+  /** A copy of the context with another Dockerfile, and its build tagged replay:<name>. */
+  const variant = (name: string, dockerfile?: string) => {
+    const dir = join(tmp.path, name);
+    rmSync(dir, { recursive: true, force: true });
+    execFileSync('cp', ['-r', ctx, dir]);
+    if (dockerfile !== undefined) writeFileSync(join(dir, 'Dockerfile'), dockerfile);
+    return { dir, args: ['build', '-q', '-t', `replay:${name}`, dir] };
+  };
+  /** Built by the CLI (which leaves the memo), `file` edited, built again: by the replay. */
+  const replayedEdit = (args: string[], file: string, text: string) => {
+    settle();
+    built(args);
+    appendFileSync(file, text);
+    settle();
+    const r = answer(args);
+    assert.equal(r.code, 0, r.stderr);
+    return r;
   };
 
   before(async () => {
@@ -200,9 +225,7 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     assert.equal(a.manifest.layers.length, b.manifest.layers.length);
     assert.deepEqual(a.manifest.layers.slice(0, -1), b.manifest.layers.slice(0, -1));
     assert.equal(a.top.length, b.top.length);
-    const dirsTimeless = (e: ReturnType<typeof tarEntries>[number]) =>
-      e.type === '5' ? { ...e, mtime: 0 } : e;
-    assert.deepEqual(tarEntries(a.top).map(dirsTimeless), tarEntries(b.top).map(dirsTimeless));
+    assert.deepEqual(dirsTimeless(tarEntries(a.top)), dirsTimeless(tarEntries(b.top)));
     const app = tarEntries(a.top).find((e) => e.name === 'srv/app/app.txt');
     assert.equal(app?.data, 'version 1\nversion 2\n');
 
@@ -348,26 +371,15 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
 
   test('COPY --chown and --chmod: the replay writes the owner and mode the CLI wrote', (t) => {
     if (skipIf(t, reason)) return;
-    const owned = join(tmp.path, 'owned');
-    rmSync(owned, { recursive: true, force: true });
-    execFileSync('cp', ['-r', ctx, owned]);
-    writeFileSync(
-      join(owned, 'Dockerfile'),
+    const { dir: owned, args } = variant(
+      'owned',
       'FROM replay-base\nCOPY --chown=1000:1001 --chmod=640 app.txt lib /srv/\n',
     );
-    const args = ['build', '-q', '-t', 'replay:owned', owned];
-    settle();
-    built(args);
-    appendFileSync(join(owned, 'app.txt'), 'owned\n');
-    settle();
-    const r = answer(args);
-    assert.equal(r.code, 0, r.stderr);
+    replayedEdit(args, join(owned, 'app.txt'), 'owned\n');
     const replayed = tarEntries(image('replay:owned').top);
     built(['build', '-q', '-t', 'replay:owned-cli', owned], { STRATA_BUILD_MEMO: '0' });
     const viaCli = tarEntries(image('replay:owned-cli').top);
-    const dirsTimeless = (e: ReturnType<typeof tarEntries>[number]) =>
-      e.type === '5' ? { ...e, mtime: 0 } : e;
-    assert.deepEqual(replayed.map(dirsTimeless), viaCli.map(dirsTimeless));
+    assert.deepEqual(dirsTimeless(replayed), dirsTimeless(viaCli));
     const app = replayed.find((e) => e.name === 'srv/app.txt');
     assert.deepEqual(
       [app?.uid, app?.gid, app?.mode, app?.data],
@@ -377,17 +389,8 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
 
   test('a COPY of other files before the last one: edits of the last one’s files replay, of the others not', (t) => {
     if (skipIf(t, reason)) return;
-    const two = join(tmp.path, 'two');
-    rmSync(two, { recursive: true, force: true });
-    execFileSync('cp', ['-r', ctx, two]);
-    writeFileSync(join(two, 'Dockerfile'), 'FROM replay-base\nCOPY lib/util.txt /u\nCOPY app.txt /a\n');
-    const args = ['build', '-q', '-t', 'replay:two', two];
-    settle();
-    built(args);
-    appendFileSync(join(two, 'app.txt'), 'two\n');
-    settle();
-    const r = answer(args);
-    assert.equal(r.code, 0, r.stderr);
+    const { dir: two, args } = variant('two', 'FROM replay-base\nCOPY lib/util.txt /u\nCOPY app.txt /a\n');
+    replayedEdit(args, join(two, 'app.txt'), 'two\n');
     const replayed = image('replay:two');
     assert.equal(
       tarEntries(replayed.top).find((e) => e.name === 'a')?.data,
@@ -412,17 +415,8 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     symlinkSync('busybox', join(bb, 'rootfs', 'bin', 'cat'));
     writeFileSync(join(bb, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\n');
     built(['build', '-q', '-t', 'replay-bb', bb]);
-    const runs = join(tmp.path, 'runs');
-    rmSync(runs, { recursive: true, force: true });
-    execFileSync('cp', ['-r', ctx, runs]);
-    const args = ['build', '-q', '-t', 'replay:runs', runs];
-    writeFileSync(join(runs, 'Dockerfile'), 'FROM replay-bb\nRUN echo ran > /ran\nCOPY app.txt /a\n');
-    settle();
-    built(args);
-    appendFileSync(join(runs, 'app.txt'), 'after a RUN\n');
-    settle();
-    const r = answer(args);
-    assert.equal(r.code, 0, r.stderr);
+    const { dir: runs, args } = variant('runs', 'FROM replay-bb\nRUN echo ran > /ran\nCOPY app.txt /a\n');
+    replayedEdit(args, join(runs, 'app.txt'), 'after a RUN\n');
     assert.equal(
       tarEntries(image('replay:runs').top).find((e) => e.name === 'a')?.data,
       readFileSync(join(runs, 'app.txt'), 'utf8'),
@@ -468,9 +462,11 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
     // The CLI's build of the same files: the same entries but for the times of the directories
     // the copy wrote into.
     built(['build', '-q', '-t', 'replay:tree-cli', tree], { STRATA_BUILD_MEMO: '0' });
-    const dirsTimeless = (e: ReturnType<typeof tarEntries>[number]) =>
-      e.type === '5' && e.name !== 'app/src/empty/' ? { ...e, mtime: 0 } : e;
-    assert.deepEqual(entries.map(dirsTimeless), tarEntries(image('replay:tree-cli').top).map(dirsTimeless));
+    const kept = ['app/src/empty/'];
+    assert.deepEqual(
+      dirsTimeless(entries, kept),
+      dirsTimeless(tarEntries(image('replay:tree-cli').top), kept),
+    );
     for (const [what, change] of [
       ['a new file', () => writeFileSync(join(tree, 'src', 'new.py'), '')],
       [
@@ -488,9 +484,7 @@ describe('the edit replay: a COPY-last image rebuilt by the front program', { co
 
   test('builds whose context reaches the image otherwise leave no replay', (t) => {
     if (skipIf(t, reason)) return;
-    const other = join(tmp.path, 'other');
-    rmSync(other, { recursive: true, force: true });
-    execFileSync('cp', ['-r', ctx, other]);
+    const { dir: other } = variant('other');
     for (const [dockerfile, why] of [
       [
         'FROM replay-base\nCOPY app.txt /all\nCOPY app.txt /a\n',
